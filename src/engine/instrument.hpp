@@ -1,0 +1,28 @@
+#pragma once
+// Rewrites a validated module so that the host keeps control of it, on every engine tier:
+//  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is decremented at every
+//    function entry and loop head; when it drops below zero the code calls the imported host
+//    function theater.__fuel_exhausted () -> (), which may refuel, yield the actor or fail the
+//    call with a Timeout trap. This is how runaway handlers end and how long ones are preempted.
+//  - every memory.grow becomes a call to theater.__memory_grow (i32) -> i32, so the host enforces
+//    the actor's memory limit (growing past it is a failure, not a -1) on every tier.
+// The two imports are added before the module's own function imports' indices are used, and every
+// function index in the module (calls, exports, elements, start, ref.func) is renumbered.
+// Deterministic: the same input gives the same bytes (the AOT cache keys on them).
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace theater::engine {
+
+struct InstrumentStats {
+  uint32_t fuel_checks = 0;   // function entries + loop heads instrumented
+  uint32_t grows_routed = 0;  // memory.grow instructions rewritten
+};
+
+// Throws LoadError (naming `label`) if the input cannot be parsed or the output does not validate.
+std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view label,
+                                InstrumentStats* stats = nullptr);
+
+}  // namespace theater::engine
