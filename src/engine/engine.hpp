@@ -122,8 +122,12 @@ class Instance {
                                    std::span<uint64_t> results) = 0;
   // The current linear memory. Fetch it again after any call into wasm: it may have grown.
   virtual std::span<uint8_t> memory() = 0;
-  // Grows memory by delta pages within the limits; returns the old page count or nullopt.
+  // Grows memory by delta pages; returns the old page count, or nullopt past the module's declared
+  // maximum or when the host has no memory for it. Limits are checked by the caller
+  // (builtin_memory_grow in resolve.hpp).
   virtual std::optional<uint32_t> grow_memory(uint32_t delta_pages) = 0;
+  // The module's own declared maximum (UINT32_MAX if none).
+  virtual uint32_t declared_max_pages() const = 0;
   // Sets the fuel counter that the instrumented code decrements at loop heads and function
   // entries; at zero it calls the host's fuel handler (see set_fuel_handler).
   virtual void set_fuel(int32_t units) = 0;

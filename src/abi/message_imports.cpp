@@ -1,0 +1,164 @@
+// Handler "message-server": send, request/reply, channels. A request or channel_open waits in
+// the actor's fiber (await), never on the worker thread.
+#include <fmt/format.h>
+
+#include "abi/host.hpp"
+#include "abi/imports.hpp"
+#include "actor/runtime.hpp"
+
+namespace theater::abi {
+namespace {
+
+constexpr auto kDefaultRequestTimeout = std::chrono::milliseconds(30000);
+
+struct Answer {
+  int32_t rc = 0;
+  Bytes bytes;
+  Scheduler::TimerId timer = 0;
+};
+
+// Delivers `m` (with a reply slot) to `target` and waits in the actor's fiber for the answer,
+// a delivery error or the timeout.
+Answer ask(Actor& self, Actor& target, Message m, std::chrono::milliseconds timeout) {
+  auto answer = std::make_shared<Answer>();
+  auto& scheduler = self.runtime().scheduler();
+  self.await([&](std::function<void()> wake) {
+    auto slot = std::make_shared<ReplySlot>([answer, wake](int rc, Bytes reply) {
+      answer->rc = rc;
+      answer->bytes = std::move(reply);
+      wake();
+    });
+    m.reply = slot;
+    if (int32_t rc = target.deliver(std::move(m)); rc != kOk) {
+      slot->complete(rc, {});
+      return;
+    }
+    answer->timer = scheduler.after(timeout, [slot] { slot->complete(kETIMEOUT, {}); });
+  });
+  if (answer->timer) scheduler.cancel(answer->timer);
+  return std::move(*answer);
+}
+
+uint64_t send(engine::Instance& inst, const uint64_t* a) {
+  auto to = read_guest(inst, a[0], a[1]);
+  auto msg = read_guest(inst, a[2], a[3]);
+  if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
+  auto& self = actor_of(inst);
+  return static_cast<uint32_t>(self.runtime().send(*to, std::move(*msg), self.id));
+}
+
+uint64_t request(engine::Instance& inst, const uint64_t* a) {
+  auto to = read_guest(inst, a[0], a[1]);
+  auto msg = read_guest(inst, a[2], a[3]);
+  if (!to || !msg || !inst.in_bounds(static_cast<uint32_t>(a[5]), 4) ||
+      !inst.in_bounds(static_cast<uint32_t>(a[6]), 4)) {
+    return static_cast<uint32_t>(kEINVAL);
+  }
+  auto& self = actor_of(inst);
+  auto target = self.runtime().find(*to);
+  if (!target || !target->module) return static_cast<uint32_t>(kENOTFOUND);
+  const auto timeout_ms = static_cast<int32_t>(a[4]);
+  const auto timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : kDefaultRequestTimeout;
+  Message m;
+  m.kind = MessageKind::Request;
+  m.from = self.id;
+  m.bytes = std::move(*msg);
+  auto answer = ask(self, *target, std::move(m), timeout);
+  if (answer.rc != kOk) return static_cast<uint32_t>(answer.rc);
+  return static_cast<uint32_t>(return_bytes(inst, answer.bytes, a[5], a[6]));
+}
+
+uint64_t reply(engine::Instance& inst, const uint64_t* a) {
+  auto bytes = read_guest(inst, a[0], a[1]);
+  if (!bytes) return static_cast<uint32_t>(kEINVAL);
+  auto& scratch = actor_of(inst).scratch();
+  if (!scratch.reply || scratch.replied) return static_cast<uint32_t>(kEINVAL);
+  scratch.replied = true;
+  if (!scratch.reply->complete(kOk, std::move(*bytes))) {
+    // The requester gave up (timeout): the reply is dropped, and that is recorded.
+    auto& actor = actor_of(inst);
+    actor.runtime().record(actor, "reply-dropped", "the requester stopped waiting");
+  }
+  return kOk;
+}
+
+uint64_t channel_open(engine::Instance& inst, const uint64_t* a) {
+  auto to = read_guest(inst, a[0], a[1]);
+  auto msg = read_guest(inst, a[2], a[3]);
+  if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
+  auto& self = actor_of(inst);
+  auto& rt = self.runtime();
+  auto target = rt.find(*to);
+  if (!target || !target->module) return static_cast<uint32_t>(kENOTFOUND);
+  const std::string channel = rt.new_channel(self.id, *to);
+  Message m;
+  m.kind = MessageKind::ChannelOpen;
+  m.from = self.id;
+  m.channel = channel;
+  m.bytes = std::move(*msg);
+  auto answer = ask(self, *target, std::move(m), kDefaultRequestTimeout);
+  if (answer.rc != 1) {
+    rt.set_channel_open(channel, false);
+    return static_cast<uint32_t>(answer.rc == 0 ? kEDENIED : answer.rc);
+  }
+  rt.set_channel_open(channel, true);
+  return static_cast<uint32_t>(return_bytes(inst, channel, a[4], a[5]));
+}
+
+// The other end of an open channel that `self` is part of, or nullopt.
+std::optional<std::string> other_end(Actor& self, const std::string& channel) {
+  auto ch = self.runtime().channel(channel);
+  if (!ch || !ch->open) return std::nullopt;
+  if (ch->opener == self.id) return ch->target;
+  if (ch->target == self.id) return ch->opener;
+  return std::nullopt;
+}
+
+uint64_t channel_send(engine::Instance& inst, const uint64_t* a) {
+  auto ch = read_guest(inst, a[0], a[1]);
+  auto msg = read_guest(inst, a[2], a[3]);
+  if (!ch || !msg) return static_cast<uint32_t>(kEINVAL);
+  auto& self = actor_of(inst);
+  auto other = other_end(self, *ch);
+  if (!other) return static_cast<uint32_t>(kENOTFOUND);
+  auto target = self.runtime().find(*other);
+  if (!target) return static_cast<uint32_t>(kESTOPPED);
+  Message m;
+  m.kind = MessageKind::ChannelMessage;
+  m.from = self.id;
+  m.channel = *ch;
+  m.bytes = std::move(*msg);
+  return static_cast<uint32_t>(target->deliver(std::move(m)));
+}
+
+uint64_t channel_close(engine::Instance& inst, const uint64_t* a) {
+  auto ch = read_guest(inst, a[0], a[1]);
+  if (!ch) return static_cast<uint32_t>(kEINVAL);
+  auto& self = actor_of(inst);
+  auto other = other_end(self, *ch);
+  if (!other) return static_cast<uint32_t>(kENOTFOUND);
+  self.runtime().set_channel_open(*ch, false);
+  if (auto target = self.runtime().find(*other)) {
+    Message m;
+    m.kind = MessageKind::ChannelClose;
+    m.from = self.id;
+    m.channel = *ch;
+    target->deliver(std::move(m));
+  }
+  return kOk;
+}
+
+}  // namespace
+
+std::vector<HostImportSpec> message_imports() {
+  return {
+      {"theater", "send", "message-server", sig("iiii", "i"), send},
+      {"theater", "request", "message-server", sig("iiiiiii", "i"), request},
+      {"theater", "reply", "message-server", sig("ii", "i"), reply},
+      {"theater", "channel_open", "message-server", sig("iiiiii", "i"), channel_open},
+      {"theater", "channel_send", "message-server", sig("iiii", "i"), channel_send},
+      {"theater", "channel_close", "message-server", sig("ii", "i"), channel_close},
+  };
+}
+
+}  // namespace theater::abi

@@ -1,0 +1,478 @@
+#include "actor/actor.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "abi/abi.hpp"
+#include "base/files.hpp"
+#include "actor/runtime.hpp"
+#include "engine/resolve.hpp"
+
+namespace theater {
+
+namespace {
+constexpr int kMessageBudget = 64;  // messages per turn before others get the worker
+constexpr auto kTimeSlice = std::chrono::milliseconds(10);  // preempt long handlers after this
+constexpr int32_t kFuelSlice = 200000;  // units between checks of the deadline and time slice
+
+std::string failure_kind(engine::TrapKind kind) {
+  switch (kind) {
+    case engine::TrapKind::Timeout: return "timeout";
+    case engine::TrapKind::MemoryLimit: return "memory";
+    default: return "trap";
+  }
+}
+}  // namespace
+
+const char* to_string(ActorStatus s) {
+  switch (s) {
+    case ActorStatus::Starting: return "starting";
+    case ActorStatus::Running: return "running";
+    case ActorStatus::Failed: return "failed";
+    case ActorStatus::Stopping: return "stopping";
+    case ActorStatus::Stopped: return "stopped";
+  }
+  return "?";
+}
+
+Actor::Actor(Runtime& runtime, std::string id_, Manifest manifest_, std::string parent_,
+             std::shared_ptr<engine::Module> module_, Bytes initial_state)
+    : id(std::move(id_)),
+      parent(std::move(parent_)),
+      manifest(std::move(manifest_)),
+      module(std::move(module_)),
+      runtime_(runtime),
+      committed_(std::move(initial_state)),
+      mailbox_(manifest.limits.mailbox),
+      system_(SIZE_MAX) {}
+
+Actor::~Actor() = default;
+
+// ---- delivery --------------------------------------------------------------------------------
+
+int32_t Actor::deliver(Message message) {
+  const auto s = status();
+  if (s == ActorStatus::Stopping || s == ActorStatus::Stopped) return abi::kESTOPPED;
+  if (message.bytes.size() > manifest.limits.max_message_bytes) return abi::kETOOBIG;
+  if (!mailbox_.push(std::move(message))) return abi::kEFULL;
+  runtime_.scheduler().schedule(shared_from_this());
+  return abi::kOk;
+}
+
+void Actor::deliver_system(SystemMessage message) {
+  system_.push(std::move(message), true);
+  runtime_.scheduler().schedule(shared_from_this());
+}
+
+Bytes Actor::committed_state() const {
+  std::lock_guard lock(mutex_);
+  return committed_;
+}
+
+std::vector<std::string> Actor::children() const {
+  std::lock_guard lock(mutex_);
+  return children_;
+}
+
+void Actor::add_child(const std::string& child) {
+  std::lock_guard lock(mutex_);
+  children_.push_back(child);
+}
+
+void Actor::remove_child(const std::string& child) {
+  std::lock_guard lock(mutex_);
+  std::erase(children_, child);
+}
+
+// ---- turns -----------------------------------------------------------------------------------
+
+bool Actor::has_work() const {
+  if (waiting_.load()) return wake_ready_.load();
+  if (fiber_) return true;  // yielded mid-handler: continue it
+  if (!system_.empty()) return true;
+  return status() == ActorStatus::Running && !mailbox_.empty();
+}
+
+void Actor::run_turn() {
+  if (waiting_.load()) {
+    if (!wake_ready_.exchange(false)) return;
+    waiting_.store(false);
+  }
+  if (!fiber_) {
+    fiber_ = std::make_unique<Fiber>([this] { turn_body(); });
+  }
+  turn_started_ = std::chrono::steady_clock::now();
+  fiber_->resume();
+  if (fiber_->finished()) fiber_.reset();
+}
+
+void Actor::turn_body() {
+  for (int budget = kMessageBudget; budget > 0; --budget) {
+    if (auto sys = system_.pop()) {
+      handle_system(*sys);
+      continue;
+    }
+    if (status() != ActorStatus::Running) return;
+    auto msg = mailbox_.pop();
+    if (!msg) return;
+    handle_message(*msg);
+  }
+}
+
+void Actor::await(const std::function<void(std::function<void()> wake)>& start) {
+  Fiber* fiber = Fiber::current();
+  wake_ready_.store(false);
+  waiting_.store(true);
+  auto self = shared_from_this();
+  // While waiting, the handler's own time does not run.
+  const auto paused_at = std::chrono::steady_clock::now();
+  start([self] {
+    self->wake_ready_.store(true);
+    self->runtime_.scheduler().schedule(self);
+  });
+  fiber->suspend();
+  deadline_ += std::chrono::steady_clock::now() - paused_at;
+}
+
+void Actor::on_fuel_exhausted(engine::Instance& instance) {
+  const auto now = std::chrono::steady_clock::now();
+  if (handler_running_ && now > deadline_) {
+    instance.raise({engine::TrapKind::Timeout,
+                    fmt::format("handler ran past its deadline of {} ms",
+                                manifest.limits.handler_timeout_ms)});
+    return;
+  }
+  instance.set_fuel(kFuelSlice);
+  if (now - turn_started_ > kTimeSlice) {
+    // Preempt: give the worker to others, continue later (maybe on another worker).
+    Fiber* fiber = Fiber::current();
+    if (fiber) {
+      auto self = shared_from_this();
+      runtime_.scheduler().schedule(self);  // has_work() is true while fiber_ is set
+      fiber->suspend();
+      turn_started_ = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+// ---- lifecycle -------------------------------------------------------------------------------
+
+void Actor::handle_system(SystemMessage& msg) {
+  switch (msg.kind) {
+    case SystemMessage::Init: {
+      const auto s = status();
+      if (s == ActorStatus::Stopped || s == ActorStatus::Stopping) break;
+      if (ensure_instance(msg.reason)) {
+        status_.store(ActorStatus::Running);
+        runtime_.record(*this, msg.reason == abi::kRestart ? "restarted" : "started",
+                        msg.reason == abi::kRestart
+                            ? fmt::format("restart {}", restarts_.load())
+                            : fmt::format("{} state bytes", committed_state().size()));
+        start_children(msg.reason);
+      }
+      break;
+    }
+    case SystemMessage::ChildFailed:
+      runtime_.on_child_failed(*this, msg.subject, msg.failure);
+      break;
+    case SystemMessage::ChildExited:
+      runtime_.on_child_exited(*this, msg.subject, msg.bytes);
+      break;
+    case SystemMessage::Terminate:
+      if (instance_ && instance_->has_function("theater_shutdown")) invoke("theater_shutdown", {}, "shutdown");
+      drop_instance();
+      if (status() != ActorStatus::Stopped) status_.store(ActorStatus::Starting);
+      break;
+    case SystemMessage::Stop:
+      if (status() != ActorStatus::Stopped) {
+        status_.store(ActorStatus::Stopping);
+        stop_children();
+        if (instance_ && instance_->has_function("theater_shutdown")) invoke("theater_shutdown", {}, "shutdown");
+        finish_stop();
+        runtime_.record(*this, "stopped", msg.bytes.empty() ? "stopped" : msg.bytes);
+      }
+      break;
+    case SystemMessage::Down:
+      if (ensure_instance(abi::kResume) && instance_->has_function("theater_handle_down")) {
+        auto id_ptr = place_bytes(msg.subject);
+        auto reason_ptr = id_ptr ? place_bytes(msg.bytes) : std::nullopt;
+        if (reason_ptr) {
+          const uint64_t args[] = {*id_ptr, msg.subject.size(), *reason_ptr, msg.bytes.size()};
+          invoke("theater_handle_down", args, "down");
+        }
+      }
+      break;
+    case SystemMessage::Run:
+      if (msg.fn) msg.fn();
+      break;
+  }
+  if (msg.done) msg.done();
+}
+
+void Actor::terminate_children() {
+  auto kids = children();
+  for (auto it = kids.rbegin(); it != kids.rend(); ++it) runtime_.terminate_from(*this, *it);
+}
+
+void Actor::start_children(uint32_t reason) {
+  auto kids = children();
+  if (kids.empty() && reason != abi::kUpgrade) {
+    for (const auto& spec : manifest.children) {
+      if (status() != ActorStatus::Running) return;
+      try {
+        auto child = load_manifest(spec.manifest);
+        std::optional<Bytes> init;
+        if (spec.init_state) init = read_file_text(*spec.init_state);
+        runtime_.spawn_from(*this, child, init);
+      } catch (const std::exception& e) {
+        fail({"error", fmt::format("cannot start child {}: {}", spec.manifest.string(), e.what())});
+        return;
+      }
+    }
+    return;
+  }
+  for (const auto& kid : kids) {
+    auto child = runtime_.find(kid);
+    if (!child || child->status() != ActorStatus::Starting) continue;
+    await([&](std::function<void()> wake) {
+      SystemMessage m{SystemMessage::Init};
+      m.reason = abi::kRestart;
+      m.done = std::move(wake);
+      child->deliver_system(std::move(m));
+    });
+  }
+}
+
+void Actor::stop_children() {
+  auto kids = children();
+  for (auto it = kids.rbegin(); it != kids.rend(); ++it) runtime_.stop_from(*this, *it);
+}
+
+void Actor::finish_stop() {
+  drop_instance();
+  status_.store(ActorStatus::Stopped);
+  for (auto& m : mailbox_.drain()) {
+    if (m.reply) m.reply->complete(abi::kESTOPPED, {});
+  }
+  runtime_.close_channels_of(id);
+  runtime_.notify_down(id, R"({"reason":"normal"})");
+}
+
+bool Actor::ensure_instance(uint32_t reason) {
+  if (instance_) return true;
+  if (!module) return true;  // the runtime's root has no wasm
+  try {
+    engine::InstanceLimits limits;
+    limits.max_memory_pages = manifest.limits.memory_mb * 16;
+    instance_ = module->instantiate(limits, this);
+  } catch (const std::exception& e) {
+    fail({"trap", fmt::format("cannot instantiate: {}", e.what())});
+    return false;
+  }
+  // A reactor module's constructors (wasi-libc) run before anything else.
+  if (instance_->has_function("_initialize")) {
+    if (!invoke("_initialize", {}, "_initialize")) return false;
+  }
+  if (instance_->has_function("theater_init")) {
+    const Bytes state = committed_state();
+    auto ptr = place_bytes(state);
+    if (!ptr) return false;
+    const uint64_t args[] = {*ptr, state.size(), reason};
+    if (!invoke("theater_init", args, "init")) return false;
+  }
+  return true;
+}
+
+void Actor::drop_instance() {
+  instance_.reset();
+  scratch_ = {};
+}
+
+void Actor::fail(Failure failure) {
+  drop_instance();
+  runtime_.record(*this, "failed", fmt::format("{}: {}", failure.kind, failure.message));
+  // A failure while stopping (say theater_shutdown trapped) only ends the stop sooner.
+  if (status() == ActorStatus::Stopping || status() == ActorStatus::Stopped) return;
+  status_.store(ActorStatus::Failed);
+  // Its children lose their parent for a moment: their instances go too (reverse start order),
+  // identities and committed states stay, and they start again when the parent does.
+  terminate_children();
+  if (!module) return;
+  auto* parent_actor = parent.empty() ? &runtime_.root() : runtime_.find(parent).get();
+  if (!parent_actor) return;
+  SystemMessage m{SystemMessage::ChildFailed};
+  m.subject = id;
+  m.failure = std::move(failure);
+  parent_actor->deliver_system(std::move(m));
+}
+
+void Actor::exit_normally(Bytes result) {
+  status_.store(ActorStatus::Stopping);
+  stop_children();
+  finish_stop();
+  runtime_.record(*this, "exited", result);
+  auto* parent_actor = parent.empty() ? &runtime_.root() : runtime_.find(parent).get();
+  if (!parent_actor) return;
+  SystemMessage m{SystemMessage::ChildExited};
+  m.subject = id;
+  m.bytes = std::move(result);
+  parent_actor->deliver_system(std::move(m));
+}
+
+// ---- the parent's side of supervision ------------------------------------------------------
+
+std::optional<supervision::Decision> Actor::call_child_error(const std::string& child,
+                                                             const std::string& err_json) {
+  if (!ensure_instance(abi::kResume)) return std::nullopt;
+  if (!instance_->has_function("theater_handle_child_error")) {
+    runtime_.record(*this, "undeliverable", "strategy custom but no theater_handle_child_error: escalating");
+    return supervision::Decision::Escalate;
+  }
+  auto id_ptr = place_bytes(child);
+  if (!id_ptr) return std::nullopt;
+  auto err_ptr = place_bytes(err_json);
+  if (!err_ptr) return std::nullopt;
+  const uint64_t args[] = {*id_ptr, child.size(), *err_ptr, err_json.size()};
+  auto answer = invoke("theater_handle_child_error", args, "child error");
+  if (!answer) return std::nullopt;
+  switch (*answer) {
+    case 0: return supervision::Decision::Restart;
+    case 1: return supervision::Decision::Stop;
+    case 2: return supervision::Decision::Escalate;
+    default:
+      fail({"error", fmt::format("theater_handle_child_error returned {}, not 0, 1 or 2", *answer)});
+      return std::nullopt;
+  }
+}
+
+void Actor::call_child_exit(const std::string& child, const Bytes& result) {
+  if (!ensure_instance(abi::kResume) || !instance_->has_function("theater_handle_child_exit")) return;
+  auto id_ptr = place_bytes(child);
+  if (!id_ptr) return;
+  auto res_ptr = place_bytes(result);
+  if (!res_ptr) return;
+  const uint64_t args[] = {*id_ptr, child.size(), *res_ptr, result.size()};
+  invoke("theater_handle_child_exit", args, "child exit");
+}
+
+// ---- handlers --------------------------------------------------------------------------------
+
+std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
+  uint64_t args[] = {bytes.size()};
+  uint64_t result[1] = {0};
+  if (auto trap = instance_->call("theater_alloc", args, result)) {
+    fail({failure_kind(trap->kind), fmt::format("theater_alloc: {}", trap->message)});
+    return std::nullopt;
+  }
+  const auto ptr = static_cast<uint32_t>(result[0]);
+  if (ptr == 0 && !bytes.empty()) {
+    fail({"memory", "theater_alloc returned 0 (out of memory)"});
+    return std::nullopt;
+  }
+  if (!instance_->write_bytes(ptr, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()})) {
+    fail({"trap", "theater_alloc returned a buffer outside memory"});
+    return std::nullopt;
+  }
+  return ptr;
+}
+
+std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
+                                     std::string_view what) {
+  scratch_ = {};
+  deadline_ = std::chrono::steady_clock::now() +
+              std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+  handler_running_ = true;
+  instance_->set_fuel(kFuelSlice);
+  uint64_t result[1] = {0};
+  const engine::FuncExport* fx = module->info().find_function(export_name);
+  auto trap = instance_->call(export_name, args,
+                              fx && !fx->sig.results.empty() ? std::span<uint64_t>(result) : std::span<uint64_t>());
+  handler_running_ = false;
+  if (trap && trap->kind == engine::TrapKind::Exit) {
+    exit_normally(std::move(trap->message));
+    return std::nullopt;
+  }
+  if (trap) {
+    fail({failure_kind(trap->kind), fmt::format("{} in {}", trap->message, what)});
+    return std::nullopt;
+  }
+  const auto status = static_cast<int32_t>(result[0]);
+  // theater_handle_channel_open and theater_handle_child_error return an answer, not a status.
+  const bool returns_answer = export_name == "theater_handle_channel_open" ||
+                              export_name == "theater_handle_child_error" ||
+                              export_name == "theater_alloc" || export_name == "_initialize";
+  if (!returns_answer && status != 0) {
+    fail({"error", fmt::format("{} returned status {}", what, status)});
+    return std::nullopt;
+  }
+  if (scratch_.fail_message) {
+    fail({"error", *scratch_.fail_message});
+    return std::nullopt;
+  }
+  if (scratch_.staged_state) {
+    std::lock_guard lock(mutex_);
+    committed_ = std::move(*scratch_.staged_state);
+  }
+  if (scratch_.exit_result) {
+    exit_normally(std::move(*scratch_.exit_result));
+    return std::nullopt;
+  }
+  return status;
+}
+
+void Actor::handle_message(Message& msg) {
+  if (!ensure_instance(abi::kResume)) {
+    if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
+    return;
+  }
+  const char* export_name = nullptr;
+  switch (msg.kind) {
+    case MessageKind::Send: export_name = "theater_handle_send"; break;
+    case MessageKind::Request: export_name = "theater_handle_request"; break;
+    case MessageKind::Timer: export_name = "theater_handle_timer"; break;
+    case MessageKind::ChannelOpen: export_name = "theater_handle_channel_open"; break;
+    case MessageKind::ChannelMessage: export_name = "theater_handle_channel_message"; break;
+    case MessageKind::ChannelClose: export_name = "theater_handle_channel_close"; break;
+  }
+  if (!instance_->has_function(export_name)) {
+    // Not a failure of the receiver (actor-abi.md): the sender learns, or it is recorded.
+    if (msg.reply) msg.reply->complete(abi::kENOTFOUND, {});
+    runtime_.record(*this, "undeliverable",
+                    fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, export_name));
+    return;
+  }
+  std::vector<uint64_t> args;
+  if (msg.kind == MessageKind::Timer) {
+    args = {static_cast<uint64_t>(msg.tag)};
+  } else {
+    if (!msg.channel.empty()) {
+      auto ch = place_bytes(msg.channel);
+      if (!ch) {
+        if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
+        return;
+      }
+      args = {*ch, msg.channel.size()};
+    }
+    if (msg.kind != MessageKind::ChannelClose) {
+      auto ptr = place_bytes(msg.bytes);
+      if (!ptr) {
+        if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
+        return;
+      }
+      args.push_back(*ptr);
+      args.push_back(msg.bytes.size());
+    }
+  }
+  if (msg.kind == MessageKind::Request) scratch_.reply = msg.reply;
+  auto reply = msg.reply;
+  auto result = invoke(export_name, args, fmt::format("{} from {}", to_string(msg.kind), msg.from));
+  if (!reply) return;
+  if (msg.kind == MessageKind::ChannelOpen) {
+    reply->complete(result ? (*result == 1 ? 1 : 0) : abi::kEFAILED, {});
+  } else if (!reply->done()) {
+    // Failed, or returned without replying: the requester is told, never left hanging.
+    reply->complete(result ? abi::kEINVAL : abi::kEFAILED, {});
+  }
+}
+
+}  // namespace theater

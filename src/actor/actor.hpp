@@ -1,0 +1,160 @@
+#pragma once
+// One actor: a manifest, a module, its committed state, a mailbox, and (while active) one wasm
+// instance. The runtime owns the state; an instance is only a cache of it, so restart, upgrade
+// and resume all mean "a fresh instance plus the last committed state".
+//
+// Threading: an actor runs on at most one worker at a time (Task protocol). Fields marked
+// [turn] are touched only inside the actor's own turn; [lock] ones under `mutex`.
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actor/events.hpp"
+#include "actor/manifest.hpp"
+#include "actor/message.hpp"
+#include "engine/engine.hpp"
+#include "scheduler/fiber.hpp"
+#include "scheduler/mailbox.hpp"
+#include "scheduler/scheduler.hpp"
+#include "supervision/policy.hpp"
+
+namespace theater {
+
+class Runtime;
+
+enum class ActorStatus { Starting, Running, Failed, Stopping, Stopped };
+const char* to_string(ActorStatus);
+
+// A failure as the parent sees it (actor-abi.md, theater_handle_child_error).
+struct Failure {
+  std::string kind;  // trap | error | timeout | memory | escalated
+  std::string message;
+};
+
+// Lifecycle work for an actor, handled before its ordinary messages.
+struct SystemMessage {
+  enum Kind {
+    Init,          // instantiate and run theater_init(reason)
+    ChildFailed,   // (to a parent) child `subject` failed with `failure`
+    ChildExited,   // (to a parent) child `subject` exited normally with `bytes`
+    Terminate,     // drop the instance (theater_shutdown first); keep identity: a restart follows
+    Stop,          // stop for good: children first, then theater_shutdown, then gone
+    Down,          // a monitored actor `subject` stopped; `bytes` is the reason JSON
+    Run,           // run `fn` inside this actor's turn (supervision steps, tests)
+  };
+  explicit SystemMessage(Kind k) : kind(k) {}
+  Kind kind;
+  uint32_t reason = 0;
+  std::string subject;
+  Failure failure;
+  Bytes bytes;
+  std::function<void()> done;  // called when the work is finished
+  std::function<void()> fn;
+};
+
+class Actor final : public Task, public std::enable_shared_from_this<Actor> {
+ public:
+  Actor(Runtime& runtime, std::string id, Manifest manifest, std::string parent,
+        std::shared_ptr<engine::Module> module, Bytes initial_state);
+  ~Actor() override;
+
+  // ---- identity (immutable after construction, except manifest/module on upgrade) ----
+  const std::string id;
+  const std::string parent;  // "" for a top-level actor (the runtime is its parent)
+  Manifest manifest;
+  std::shared_ptr<engine::Module> module;  // null for the runtime's root
+
+  // ---- Task ----
+  void run_turn() override;
+  bool has_work() const override;
+
+  // ---- delivery (any thread) ----
+  // Ordinary messages; rc is an abi::Rc (EFULL past the mailbox limit, ESTOPPED when stopped).
+  int32_t deliver(Message message);
+  void deliver_system(SystemMessage message);
+
+  ActorStatus status() const { return status_.load(); }
+  Bytes committed_state() const;
+  size_t mailbox_depth() const { return mailbox_.size(); }
+  uint32_t restarts() const { return restarts_.load(); }
+  std::vector<std::string> children() const;
+  EventLog& events() { return events_; }
+
+  // ---- inside the actor's turn (host functions and supervision) ----
+  // Suspends this actor's fiber until `wake` is called (from any thread). `start` runs after the
+  // actor is marked waiting, so it may call wake at once.
+  void await(const std::function<void(std::function<void()> wake)>& start);
+  // Called by the fuel check: fails the handler past its deadline, yields if the turn is long.
+  void on_fuel_exhausted(engine::Instance& instance);
+
+  // What the running handler has asked for ([turn]).
+  struct HandlerScratch {
+    std::optional<Bytes> staged_state;
+    std::optional<Bytes> exit_result;
+    std::optional<std::string> fail_message;
+    std::shared_ptr<ReplySlot> reply;  // set during theater_handle_request
+    bool replied = false;
+  };
+  HandlerScratch& scratch() { return scratch_; }
+  Runtime& runtime() { return runtime_; }
+
+  // The parent's side of supervision ([turn]). call_child_error returns nullopt if the parent
+  // itself failed while deciding; a parent without the export escalates.
+  std::optional<supervision::Decision> call_child_error(const std::string& child, const std::string& err_json);
+  void call_child_exit(const std::string& child, const Bytes& result);
+
+  // Child bookkeeping ([turn] of this actor as a parent).
+  void add_child(const std::string& id);
+  void remove_child(const std::string& id);
+  std::deque<std::chrono::steady_clock::time_point> restart_history;
+
+ private:
+  friend class Runtime;
+  void turn_body();
+  void handle_system(SystemMessage& msg);
+  void handle_message(Message& msg);
+  // Runs one export as a handler: deadline, commit on success, failure otherwise.
+  // Returns the export's i32 result when it succeeded.
+  std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
+                                std::string_view what);
+  bool ensure_instance(uint32_t reason);
+  void fail(Failure failure);
+  void drop_instance();
+  void exit_normally(Bytes result);
+  void stop_children();
+  void terminate_children();
+  // After a successful init: first start runs [[children]]; a restart brings back the children
+  // that were terminated when this actor failed (same ids, their committed states).
+  void start_children(uint32_t reason);
+  void finish_stop();
+  // Copies bytes into the actor's memory via theater_alloc; returns ptr or nullopt (call failed).
+  std::optional<uint32_t> place_bytes(std::string_view bytes);
+
+  Runtime& runtime_;
+  mutable std::mutex mutex_;
+  std::atomic<ActorStatus> status_{ActorStatus::Starting};
+  Bytes committed_;                      // [lock]
+  std::vector<std::string> children_;    // [lock] in start order
+  std::unique_ptr<engine::Instance> instance_;  // [turn]
+  Mailbox<Message> mailbox_;
+  Mailbox<SystemMessage> system_;
+  std::atomic<uint32_t> restarts_{0};
+  EventLog events_;
+
+  // The turn's fiber, kept while the actor waits or has yielded.
+  std::unique_ptr<Fiber> fiber_;
+  std::atomic<bool> waiting_{false};
+  std::atomic<bool> wake_ready_{false};
+  HandlerScratch scratch_;
+  std::chrono::steady_clock::time_point deadline_{};
+  std::chrono::steady_clock::time_point turn_started_{};
+  bool handler_running_ = false;
+};
+
+}  // namespace theater

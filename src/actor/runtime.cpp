@@ -1,0 +1,524 @@
+#include "actor/runtime.hpp"
+
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "abi/abi.hpp"
+#include "base/files.hpp"
+#include "engine/aot/aot_engine.hpp"
+#include "supervision/policy.hpp"
+
+namespace theater {
+
+namespace {
+
+void install_fiber_hooks() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Fiber::set_thread_state_hooks({engine::aot_save_thread_state, engine::aot_restore_thread_state});
+  });
+}
+
+// Runs fn on caller's fiber if there is one, else blocks this (outside) thread until done.
+template <typename Start>
+void wait_for(Actor* caller, Start&& start) {
+  if (caller && Fiber::current()) {
+    caller->await(start);
+    return;
+  }
+  std::promise<void> p;
+  auto f = p.get_future();
+  start([&p] { p.set_value(); });
+  f.wait();
+}
+
+}  // namespace
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Event::json() const {
+  return nlohmann::json{{"seq", seq},   {"time_ms", time_ms}, {"actor", actor},
+                        {"name", name}, {"type", type},       {"detail", detail}}
+      .dump();
+}
+
+const char* to_string(MessageKind k) {
+  switch (k) {
+    case MessageKind::Send: return "send";
+    case MessageKind::Request: return "request";
+    case MessageKind::Timer: return "timer";
+    case MessageKind::ChannelOpen: return "channel-open";
+    case MessageKind::ChannelMessage: return "channel-message";
+    case MessageKind::ChannelClose: return "channel-close";
+  }
+  return "?";
+}
+
+Runtime::Runtime(RuntimeConfig config)
+    : config_(std::move(config)),
+      blobs_(config_.data_dir.empty() ? std::filesystem::path() : config_.data_dir / "blobs") {
+  install_fiber_hooks();
+  engine_ = engine::Engine::create(config_.engine);
+  scheduler_ = std::make_unique<Scheduler>(config_.workers);
+  Manifest root_manifest;
+  root_manifest.name = "runtime";
+  root_manifest.supervision = config_.root_supervision;
+  root_ = std::make_shared<Actor>(*this, "runtime", root_manifest, "", nullptr, Bytes{});
+  root_->status_.store(ActorStatus::Running);
+}
+
+Runtime::~Runtime() {
+  shutdown();
+  scheduler_->shutdown();
+}
+
+std::string Runtime::new_actor_id(const std::string& name) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{}-{:012x}", name, rng() & 0xffffffffffffULL);
+}
+
+std::shared_ptr<engine::Module> Runtime::load_module(const Manifest& manifest) {
+  const std::string key =
+      manifest.component_path.empty() ? manifest.component : manifest.component_path.string();
+  if (!manifest.component_path.empty() || manifest.component.rfind("sha256:", 0) != 0) {
+    // Paths are read again each time: the file may have changed (a rebuild, an upgrade).
+    auto bytes = read_file_bytes(manifest.component_path);
+    const auto label = manifest.component_path.filename().string();
+    auto info = engine::inspect(bytes, label);
+    abi::check_imports(info, manifest.handlers, label);
+    abi::check_exports(info, label);
+    return engine_->load(bytes, abi::linker(), label);
+  }
+  std::lock_guard lock(modules_mutex_);
+  auto it = modules_.find(key);
+  if (it == modules_.end()) {
+    throw std::runtime_error(fmt::format("{}: component {} is not in the store", manifest.source, key));
+  }
+  return it->second;
+}
+
+Bytes Runtime::initial_state(const Manifest& manifest, std::optional<Bytes> init_state) {
+  if (init_state) return std::move(*init_state);
+  if (manifest.init_state) return read_file_text(*manifest.init_state);
+  return {};
+}
+
+std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
+                                             std::optional<Bytes> init_state,
+                                             const std::string& parent) {
+  auto module = load_module(manifest);
+  auto state = initial_state(manifest, std::move(init_state));
+  if (state.size() > manifest.limits.max_state_bytes) {
+    throw std::runtime_error(fmt::format("{}: initial state of {} bytes is over max_state_bytes",
+                                         manifest.source, state.size()));
+  }
+  auto actor = std::make_shared<Actor>(*this, new_actor_id(manifest.name), manifest, parent,
+                                       std::move(module), std::move(state));
+  {
+    std::unique_lock lock(registry_mutex_);
+    actors_[actor->id] = actor;
+  }
+  Actor& parent_actor = parent.empty() ? *root_ : *find(parent);
+  parent_actor.add_child(actor->id);
+  return actor;
+}
+
+std::string Runtime::spawn_from(Actor& parent, const Manifest& manifest,
+                                std::optional<Bytes> init_state) {
+  auto actor = create_actor(manifest, std::move(init_state), &parent == root_.get() ? "" : parent.id);
+  wait_for(&parent, [&](std::function<void()> wake) {
+    SystemMessage m{SystemMessage::Init};
+    m.reason = abi::kFirstStart;
+    m.done = std::move(wake);
+    actor->deliver_system(std::move(m));
+  });
+  return actor->id;
+}
+
+std::string Runtime::spawn(const Manifest& manifest, std::optional<Bytes> init_state,
+                           const std::string& parent) {
+  auto actor = create_actor(manifest, std::move(init_state), parent);
+  record(*actor, "created", manifest.source);
+  wait_for(nullptr, [&](std::function<void()> wake) {
+    SystemMessage m{SystemMessage::Init};
+    m.reason = abi::kFirstStart;
+    m.done = std::move(wake);
+    actor->deliver_system(std::move(m));
+  });
+  return actor->id;
+}
+
+std::shared_ptr<Actor> Runtime::find(const std::string& id) const {
+  if (id == "runtime") return root_;
+  std::shared_lock lock(registry_mutex_);
+  auto it = actors_.find(id);
+  return it == actors_.end() ? nullptr : it->second;
+}
+
+void Runtime::unregister(const std::string& id) {
+  std::unique_lock lock(registry_mutex_);
+  actors_.erase(id);
+}
+
+int32_t Runtime::send(const std::string& to, Bytes message, const std::string& from) {
+  auto actor = find(to);
+  if (!actor || !actor->module) return abi::kENOTFOUND;
+  Message m;
+  m.kind = MessageKind::Send;
+  m.from = from;
+  m.bytes = std::move(message);
+  return actor->deliver(std::move(m));
+}
+
+RequestResult Runtime::request(const std::string& to, Bytes message,
+                               std::chrono::milliseconds timeout, const std::string& from) {
+  auto actor = find(to);
+  if (!actor || !actor->module) return {abi::kENOTFOUND, {}};
+  auto promise = std::make_shared<std::promise<RequestResult>>();
+  auto future = promise->get_future();
+  auto slot = std::make_shared<ReplySlot>(
+      [promise](int rc, Bytes reply) { promise->set_value({rc, std::move(reply)}); });
+  Message m;
+  m.kind = MessageKind::Request;
+  m.from = from;
+  m.bytes = std::move(message);
+  m.reply = slot;
+  if (int32_t rc = actor->deliver(std::move(m)); rc != abi::kOk) return {rc, {}};
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    if (slot->complete(abi::kETIMEOUT, {})) return future.get();
+  }
+  return future.get();
+}
+
+bool Runtime::stop(const std::string& id) {
+  auto actor = find(id);
+  if (!actor || !actor->module) return false;
+  Actor& parent = actor->parent.empty() ? *root_ : *find(actor->parent);
+  // The parent's turn performs it, so it is ordered with the parent's other supervision work.
+  std::promise<void> done;
+  SystemMessage m{SystemMessage::Run};
+  m.fn = [this, &parent, id] { stop_from(parent, id); };
+  m.done = [&done] { done.set_value(); };
+  parent.deliver_system(std::move(m));
+  done.get_future().wait();
+  return true;
+}
+
+bool Runtime::restart(const std::string& id) {
+  auto actor = find(id);
+  if (!actor || !actor->module) return false;
+  Actor& parent = actor->parent.empty() ? *root_ : *find(actor->parent);
+  std::promise<void> done;
+  SystemMessage m{SystemMessage::Run};
+  m.fn = [this, &parent, id] { restart_from(parent, id); };
+  m.done = [&done] { done.set_value(); };
+  parent.deliver_system(std::move(m));
+  done.get_future().wait();
+  return true;
+}
+
+void Runtime::stop_from(Actor& caller, const std::string& id) {
+  auto child = find(id);
+  if (!child) return;
+  if (child->status() != ActorStatus::Stopped) {
+    wait_for(&caller, [&](std::function<void()> wake) {
+      SystemMessage m{SystemMessage::Stop};
+      m.done = std::move(wake);
+      child->deliver_system(std::move(m));
+    });
+  }
+  caller.remove_child(id);
+  unregister(id);
+}
+
+void Runtime::terminate_from(Actor& caller, const std::string& id) {
+  auto child = find(id);
+  if (!child || child->status() == ActorStatus::Stopped) return;
+  wait_for(&caller, [&](std::function<void()> wake) {
+    SystemMessage m{SystemMessage::Terminate};
+    m.done = std::move(wake);
+    child->deliver_system(std::move(m));
+  });
+}
+
+void Runtime::restart_from(Actor& caller, const std::string& id) {
+  auto child = find(id);
+  if (!child || child->status() == ActorStatus::Stopped) return;
+  terminate_from(caller, id);
+  child->restarts_.fetch_add(1);
+  record(*child, "restarting", fmt::format("restart {}", child->restarts()));
+  wait_for(&caller, [&](std::function<void()> wake) {
+    SystemMessage m{SystemMessage::Init};
+    m.reason = abi::kRestart;
+    m.done = std::move(wake);
+    child->deliver_system(std::move(m));
+  });
+}
+
+void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const Failure& failure) {
+  auto child = find(child_id);
+  if (!child || child->status() != ActorStatus::Failed) return;  // stopped meanwhile
+  const SupervisionSpec& spec = parent.manifest.supervision;
+
+  std::optional<supervision::Decision> custom;
+  if (spec.on_failure == OnFailure::Custom && parent.module) {
+    nlohmann::json err{{"kind", failure.kind},
+                       {"message", failure.message},
+                       {"restarts", child->restarts()}};
+    const std::string text = err.dump();
+    auto decision = parent.call_child_error(child_id, text);
+    if (!decision) return;  // the parent failed deciding: its own failure takes over
+    custom = *decision;
+  }
+  auto decision = supervision::decide(spec, child->manifest.restart, true, custom);
+  record(*child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest.name));
+  apply_decision(parent, *child, decision, fmt::format("child {} failed: {}", child->manifest.name, failure.message));
+}
+
+void Runtime::on_child_exited(Actor& parent, const std::string& child_id, const Bytes& result) {
+  auto child = find(child_id);
+  if (!child) return;
+  if (parent.module) parent.call_child_exit(child_id, result);
+  auto decision = supervision::decide(parent.manifest.supervision, child->manifest.restart, false);
+  if (decision == supervision::Decision::Restart) {
+    // The instance is gone but the identity stays for the restart.
+    child->status_.store(ActorStatus::Starting);
+    apply_decision(parent, *child, decision, "");
+  } else {
+    parent.remove_child(child_id);
+    unregister(child_id);
+  }
+}
+
+void Runtime::apply_decision(Actor& parent, Actor& child, supervision::Decision decision,
+                             const std::string& why) {
+  using supervision::Decision;
+  const SupervisionSpec& spec = parent.manifest.supervision;
+  const std::string child_id = child.id;
+  if (decision == Decision::Restart &&
+      supervision::restart_intensity_exceeded(parent.restart_history,
+                                              std::chrono::steady_clock::now(), spec)) {
+    decision = Decision::Escalate;
+    record(parent, "intensity", fmt::format("more than {} restarts within {} ms", spec.max_restarts, spec.within_ms));
+  }
+  switch (decision) {
+    case Decision::Stop:
+      stop_from(parent, child_id);
+      break;
+    case Decision::Restart: {
+      auto kids = parent.children();
+      auto pos = std::find(kids.begin(), kids.end(), child_id);
+      const size_t failed = pos == kids.end() ? 0 : static_cast<size_t>(pos - kids.begin());
+      auto scope = supervision::restart_scope(spec.strategy, kids.size(), failed);
+      for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
+        if (kids[*it] != child_id) terminate_from(parent, kids[*it]);
+      }
+      for (size_t index : scope) restart_from(parent, kids[index]);
+      break;
+    }
+    case Decision::Escalate:
+      escalate(parent, why);
+      break;
+  }
+}
+
+void Runtime::escalate(Actor& parent, const std::string& why) {
+  // The parent stops its children and fails itself; its own parent decides next.
+  parent.stop_children();
+  if (&parent == root_.get()) {
+    stop_tree(why);
+    return;
+  }
+  record(parent, "escalated", why);
+  parent.fail({"escalated", why});
+}
+
+void Runtime::stop_tree(const std::string& reason) {
+  {
+    std::lock_guard lock(tree_mutex_);
+    if (!tree_stopped_) tree_stopped_ = reason;
+  }
+  record(*root_, "tree-stopped", reason);
+  tree_cv_.notify_all();
+}
+
+std::optional<std::string> Runtime::tree_stopped_reason() const {
+  std::lock_guard lock(tree_mutex_);
+  return tree_stopped_;
+}
+
+bool Runtime::wait_tree_stopped(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(tree_mutex_);
+  return tree_cv_.wait_for(lock, timeout, [&] { return tree_stopped_.has_value(); });
+}
+
+void Runtime::shutdown() {
+  {
+    std::lock_guard lock(tree_mutex_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  std::promise<void> done;
+  SystemMessage m{SystemMessage::Run};
+  m.fn = [this] { root_->stop_children(); };
+  m.done = [&done] { done.set_value(); };
+  root_->deliver_system(std::move(m));
+  done.get_future().wait();
+}
+
+bool Runtime::wait_idle(std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int quiet_checks = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    bool busy = root_->has_work();
+    {
+      std::shared_lock lock(registry_mutex_);
+      for (const auto& [id, a] : actors_) {
+        const auto s = a->status();
+        if (a->has_work() || a->waiting_.load() || s == ActorStatus::Starting ||
+            s == ActorStatus::Failed || s == ActorStatus::Stopping) {
+          busy = true;
+          break;
+        }
+      }
+    }
+    quiet_checks = busy ? 0 : quiet_checks + 1;
+    if (quiet_checks >= 3) return true;  // quiet for three looks in a row: settled
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+std::vector<std::string> Runtime::top_level() const { return root_->children(); }
+
+std::vector<ActorSummary> Runtime::list() const {
+  std::vector<ActorSummary> out;
+  std::shared_lock lock(registry_mutex_);
+  for (const auto& [id, a] : actors_) {
+    out.push_back({id, a->manifest.name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
+                   a->committed_state().size()});
+  }
+  return out;
+}
+
+void Runtime::observe(Observer observer) {
+  std::lock_guard lock(observers_mutex_);
+  observers_.push_back(std::move(observer));
+}
+
+void Runtime::record(Actor& actor, std::string type, std::string detail) {
+  Event e;
+  e.time_ms = wall_ms();
+  e.actor = actor.id;
+  e.name = actor.manifest.name;
+  e.type = std::move(type);
+  e.detail = std::move(detail);
+  actor.events().add(e);
+  std::lock_guard lock(observers_mutex_);
+  for (auto& o : observers_) o(e);
+}
+
+// ---- monitors and channels -------------------------------------------------------------------
+
+int32_t Runtime::monitor(const std::string& watcher, const std::string& target) {
+  auto t = find(target);
+  if (!t || !t->module) return abi::kENOTFOUND;
+  if (t->status() == ActorStatus::Stopped) {
+    if (auto w = find(watcher)) {
+      SystemMessage m{SystemMessage::Down};
+      m.subject = target;
+      m.bytes = R"({"reason":"noproc"})";
+      w->deliver_system(std::move(m));
+    }
+    return abi::kOk;
+  }
+  std::lock_guard lock(monitors_mutex_);
+  monitors_.emplace(target, watcher);
+  return abi::kOk;
+}
+
+int32_t Runtime::demonitor(const std::string& watcher, const std::string& target) {
+  std::lock_guard lock(monitors_mutex_);
+  auto [b, e] = monitors_.equal_range(target);
+  for (auto it = b; it != e; ++it) {
+    if (it->second == watcher) {
+      monitors_.erase(it);
+      return abi::kOk;
+    }
+  }
+  return abi::kENOTFOUND;
+}
+
+void Runtime::notify_down(const std::string& target, const std::string& reason_json) {
+  std::vector<std::string> watchers;
+  {
+    std::lock_guard lock(monitors_mutex_);
+    auto [b, e] = monitors_.equal_range(target);
+    for (auto it = b; it != e; ++it) watchers.push_back(it->second);
+    monitors_.erase(target);
+  }
+  for (const auto& w : watchers) {
+    if (auto actor = find(w)) {
+      SystemMessage m{SystemMessage::Down};
+      m.subject = target;
+      m.bytes = reason_json;
+      actor->deliver_system(std::move(m));
+    }
+  }
+}
+
+std::string Runtime::new_channel(const std::string& opener, const std::string& target) {
+  static std::atomic<uint64_t> next{1};
+  Channel ch{fmt::format("ch-{}", next.fetch_add(1)), opener, target, false};
+  std::lock_guard lock(channels_mutex_);
+  channels_[ch.id] = ch;
+  return ch.id;
+}
+
+std::optional<Runtime::Channel> Runtime::channel(const std::string& id) const {
+  std::lock_guard lock(channels_mutex_);
+  auto it = channels_.find(id);
+  if (it == channels_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Runtime::set_channel_open(const std::string& id, bool open) {
+  std::lock_guard lock(channels_mutex_);
+  if (!open) {
+    channels_.erase(id);
+    return;
+  }
+  if (auto it = channels_.find(id); it != channels_.end()) it->second.open = true;
+}
+
+void Runtime::close_channels_of(const std::string& actor) {
+  std::vector<Channel> closed;
+  {
+    std::lock_guard lock(channels_mutex_);
+    for (auto it = channels_.begin(); it != channels_.end();) {
+      if (it->second.opener == actor || it->second.target == actor) {
+        if (it->second.open) closed.push_back(it->second);
+        it = channels_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& ch : closed) {
+    auto other = find(ch.opener == actor ? ch.target : ch.opener);
+    if (!other) continue;
+    Message m;
+    m.kind = MessageKind::ChannelClose;
+    m.from = actor;
+    m.channel = ch.id;
+    other->deliver(std::move(m));
+  }
+}
+
+}  // namespace theater

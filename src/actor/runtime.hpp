@@ -1,0 +1,162 @@
+#pragma once
+// The runtime: the engine, the scheduler, every live actor by id, and the supervision tree
+// rooted in itself. Messages from outside (the CLI, tests, the server) enter through the same
+// deliver path as messages between actors.
+//
+//   message in -> Actor::deliver (mailbox) -> Scheduler (worker) -> Actor::run_turn (fiber)
+//     -> instance (engine) -> state commit + events -> failure? -> parent's turn (supervision)
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "actor/actor.hpp"
+#include "actor/events.hpp"
+#include "actor/manifest.hpp"
+#include "engine/engine.hpp"
+#include "scheduler/scheduler.hpp"
+#include "state/blob_store.hpp"
+#include "supervision/policy.hpp"
+
+namespace theater {
+
+struct RuntimeConfig {
+  engine::EngineConfig engine;
+  unsigned workers = 0;  // 0 = one per core
+  std::filesystem::path data_dir;  // empty: nothing is written to disk
+  // How the runtime supervises top-level actors (it is the root of every tree).
+  SupervisionSpec root_supervision;
+};
+
+struct RequestResult {
+  int32_t rc = 0;  // abi::Rc
+  Bytes reply;
+};
+
+struct ActorSummary {
+  std::string id, name, parent;
+  ActorStatus status;
+  uint32_t restarts;
+  size_t mailbox;
+  size_t state_bytes;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeConfig config = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+
+  // Starts an actor (and its [[children]]) under `parent` ("" = the runtime). Loads and checks
+  // the module first: errors (bad manifest, bad wasm, refused import) throw with a clear message.
+  // Returns the new id once its theater_init has run (successfully or not: a failed init is a
+  // failure handled by supervision).
+  std::string spawn(const Manifest& manifest, std::optional<Bytes> init_state = std::nullopt,
+                    const std::string& parent = "");
+
+  // From outside the actor system.
+  int32_t send(const std::string& to, Bytes message, const std::string& from = "external");
+  RequestResult request(const std::string& to, Bytes message,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                        const std::string& from = "external");
+  // Stops an actor for good (its children first). Blocks until done.
+  bool stop(const std::string& id);
+  // Restarts an actor as its supervisor would (same id, last committed state).
+  bool restart(const std::string& id);
+  // Stops every tree, in reverse start order. Idempotent.
+  void shutdown();
+
+  std::shared_ptr<Actor> find(const std::string& id) const;
+  std::vector<ActorSummary> list() const;
+  std::vector<std::string> top_level() const;
+
+  // Lifecycle events as they happen (called on runtime threads; keep it quick).
+  using Observer = std::function<void(const Event&)>;
+  void observe(Observer observer);
+  void record(Actor& actor, std::string type, std::string detail);
+  // The runtime stopped every tree because a top-level actor escalated (reason) — or nullopt.
+  std::optional<std::string> tree_stopped_reason() const;
+  // Blocks until no actor has work, is starting or waits for its supervisor (or the timeout).
+  bool wait_idle(std::chrono::milliseconds timeout);
+  // Blocks until the tree has stopped (escalation at the root) or the timeout passes.
+  bool wait_tree_stopped(std::chrono::milliseconds timeout);
+
+  engine::Engine& engine() { return *engine_; }
+  BlobStore& blobs() { return blobs_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  const RuntimeConfig& config() const { return config_; }
+
+  // ---- used by actors and host functions ----
+  std::shared_ptr<engine::Module> load_module(const Manifest& manifest);
+  std::string new_actor_id(const std::string& name);
+  void unregister(const std::string& id);
+  Actor& root() { return *root_; }
+  // Supervision, run in the parent's turn (the root's for top-level actors).
+  void on_child_failed(Actor& parent, const std::string& child, const Failure& failure);
+  void on_child_exited(Actor& parent, const std::string& child, const Bytes& result);
+  // Stops `id` for good from inside `caller`'s turn (waits in caller's fiber).
+  void stop_from(Actor& caller, const std::string& id);
+  void restart_from(Actor& caller, const std::string& id);
+  // Drops `id`'s instance (keeping identity and state) from inside caller's turn.
+  void terminate_from(Actor& caller, const std::string& id);
+  // Start a child inside the parent's turn, waiting (in the parent's fiber) for its init.
+  std::string spawn_from(Actor& parent, const Manifest& manifest, std::optional<Bytes> init_state);
+
+  // Monitors: watcher is told (Down) when target stops.
+  int32_t monitor(const std::string& watcher, const std::string& target);
+  int32_t demonitor(const std::string& watcher, const std::string& target);
+  void notify_down(const std::string& target, const std::string& reason_json);
+
+  // Channels between two actors.
+  struct Channel {
+    std::string id, opener, target;
+    bool open = false;
+  };
+  std::string new_channel(const std::string& opener, const std::string& target);
+  std::optional<Channel> channel(const std::string& id) const;
+  void set_channel_open(const std::string& id, bool open);
+  void close_channels_of(const std::string& actor);
+
+ private:
+  std::shared_ptr<Actor> create_actor(const Manifest& manifest, std::optional<Bytes> init_state,
+                                      const std::string& parent);
+  void stop_tree(const std::string& reason);
+  void apply_decision(Actor& parent, Actor& child, supervision::Decision decision,
+                      const std::string& why);
+  void escalate(Actor& parent, const std::string& why);
+  Bytes initial_state(const Manifest& manifest, std::optional<Bytes> init_state);
+
+  RuntimeConfig config_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<Scheduler> scheduler_;
+  BlobStore blobs_;
+  std::shared_ptr<Actor> root_;
+
+  mutable std::shared_mutex registry_mutex_;
+  std::map<std::string, std::shared_ptr<Actor>> actors_;
+
+  std::mutex modules_mutex_;
+  std::map<std::string, std::shared_ptr<engine::Module>> modules_;  // by path or sha256 ref
+
+  mutable std::mutex observers_mutex_;
+  std::vector<Observer> observers_;
+
+  mutable std::mutex monitors_mutex_;
+  std::multimap<std::string, std::string> monitors_;  // target -> watcher
+
+  mutable std::mutex channels_mutex_;
+  std::map<std::string, Channel> channels_;
+
+  mutable std::mutex tree_mutex_;
+  std::condition_variable tree_cv_;
+  std::optional<std::string> tree_stopped_;
+  bool shut_down_ = false;
+};
+
+}  // namespace theater

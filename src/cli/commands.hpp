@@ -1,0 +1,14 @@
+#pragma once
+// Subcommands of the `theater` CLI. Each registers itself on the app and runs from its callback.
+#include <CLI/CLI.hpp>
+
+namespace theater::cli {
+
+void add_run_command(CLI::App& app);      // theater run <manifest> [--send M]... [--request M]...
+void add_inspect_command(CLI::App& app);  // theater inspect-module <file.wasm>
+
+// The process exit code chosen by the subcommand that ran.
+int exit_code();
+void set_exit_code(int code);
+
+}  // namespace theater::cli

@@ -1,0 +1,168 @@
+// theater run <manifest>: runs an actor (with its [[children]]) in this process, prints its log
+// lines and lifecycle events as they happen, and handles --send / --request in the order given.
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <mutex>
+
+#include <fmt/chrono.h>
+#include <fmt/color.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "abi/abi.hpp"
+#include "actor/runtime.hpp"
+#include "cli/commands.hpp"
+
+namespace theater::cli {
+
+namespace {
+
+int g_exit_code = 0;
+volatile std::sig_atomic_t g_interrupted = 0;
+
+struct RunOptions {
+  std::string manifest;
+  std::vector<std::string> sends, requests;
+  std::string engine = "aot";
+  std::string init_state;
+  bool json = false;
+  bool quiet = false;
+  unsigned workers = 0;
+  int timeout_ms = 30000;
+};
+
+fmt::text_style style_for(const std::string& type, bool color) {
+  if (!color) return {};
+  if (type == "failed" || type == "escalated" || type == "tree-stopped" || type == "intensity") {
+    return fmt::fg(fmt::color::red) | fmt::emphasis::bold;
+  }
+  if (type == "restarting" || type == "restarted" || type == "decision") return fmt::fg(fmt::color::yellow);
+  if (type == "started" || type == "created") return fmt::fg(fmt::color::green);
+  if (type == "stopped" || type == "exited") return fmt::fg(fmt::color::cyan);
+  return {};
+}
+
+std::string format_event(const Event& e, bool color) {
+  const auto ms = std::chrono::milliseconds(e.time_ms);
+  const std::time_t secs = static_cast<std::time_t>(e.time_ms / 1000);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  return fmt::format("{:%H:%M:%S}.{:03d}  {:<28} {}  {}", tm, static_cast<int>(ms.count() % 1000),
+                     e.actor, fmt::format(style_for(e.type, color), "{:<12}", e.type), e.detail);
+}
+
+// The --send and --request values, interleaved in the order they were given.
+std::vector<std::pair<bool, std::string>> ordered_messages(CLI::App& cmd, const RunOptions& o) {
+  std::vector<std::pair<bool, std::string>> out;
+  size_t s = 0, r = 0;
+  for (const CLI::Option* opt : cmd.parse_order()) {
+    if (opt->get_name() == "--send" && s < o.sends.size()) out.emplace_back(false, o.sends[s++]);
+    if (opt->get_name() == "--request" && r < o.requests.size()) out.emplace_back(true, o.requests[r++]);
+  }
+  return out;
+}
+
+int run(CLI::App& cmd, const RunOptions& o) {
+  const bool color = !o.json && ::isatty(1);
+  RuntimeConfig config;
+  config.workers = o.workers;
+  config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
+  if (::isatty(2) && !o.json) {
+    config.engine.progress = [](std::string_view what, double fraction) {
+      fmt::print(stderr, "\r{} {:3.0f}%{}", what, fraction * 100, fraction >= 1.0 ? "\n" : "");
+    };
+  }
+  Manifest manifest;
+  try {
+    manifest = load_manifest(o.manifest);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  }
+  Runtime runtime(config);
+  std::mutex print_mutex;
+  runtime.observe([&](const Event& e) {
+    if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
+    std::lock_guard lock(print_mutex);
+    if (o.json) {
+      std::cout << e.json() << std::endl;
+    } else {
+      std::cout << format_event(e, color) << std::endl;
+    }
+  });
+  std::string id;
+  try {
+    std::optional<Bytes> init;
+    if (!o.init_state.empty()) init = o.init_state;
+    id = runtime.spawn(manifest, init);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  }
+  const auto messages = ordered_messages(cmd, o);
+  int failures = 0;
+  for (const auto& [is_request, text] : messages) {
+    runtime.wait_idle(std::chrono::milliseconds(o.timeout_ms));
+    if (is_request) {
+      auto r = runtime.request(id, text, std::chrono::milliseconds(o.timeout_ms));
+      std::lock_guard lock(print_mutex);
+      if (r.rc == abi::kOk) {
+        if (o.json) {
+          std::cout << nlohmann::json{{"request", text}, {"reply", r.reply}}.dump() << std::endl;
+        } else {
+          std::cout << r.reply << std::endl;
+        }
+      } else {
+        ++failures;
+        if (o.json) {
+          std::cout << nlohmann::json{{"request", text}, {"error", abi::rc_name(r.rc)}}.dump() << std::endl;
+        } else {
+          std::cout << fmt::format("error: request '{}' got {} ({})", text, abi::rc_name(r.rc), r.rc) << std::endl;
+        }
+      }
+    } else if (int32_t rc = runtime.send(id, text); rc != abi::kOk) {
+      ++failures;
+      std::lock_guard lock(print_mutex);
+      std::cout << fmt::format("error: send '{}' got {} ({})", text, abi::rc_name(rc), rc) << std::endl;
+    }
+  }
+  if (!messages.empty()) {
+    runtime.wait_idle(std::chrono::milliseconds(o.timeout_ms));
+  } else {
+    std::signal(SIGINT, [](int) { g_interrupted = 1; });
+    std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+    while (!g_interrupted && !runtime.tree_stopped_reason()) {
+      runtime.wait_tree_stopped(std::chrono::milliseconds(100));
+    }
+  }
+  runtime.shutdown();
+  if (auto reason = runtime.tree_stopped_reason()) {
+    fmt::print(stderr, "the supervision tree stopped: {}\n", *reason);
+    return 3;
+  }
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+
+int exit_code() { return g_exit_code; }
+void set_exit_code(int code) { g_exit_code = code; }
+
+void add_run_command(CLI::App& app) {
+  auto opts = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand("run", "Run an actor and its children in this process");
+  cmd->add_option("manifest", opts->manifest, "The actor's manifest (.toml)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--send", opts->sends, "Send a message to the actor (repeatable)");
+  cmd->add_option("--request", opts->requests, "Send a request and print the reply (repeatable)");
+  cmd->add_option("--engine", opts->engine, "aot (default) or interp")->check(CLI::IsMember({"aot", "interp"}));
+  cmd->add_option("--init-state", opts->init_state, "Initial state bytes (instead of the manifest's)");
+  cmd->add_option("--workers", opts->workers, "Worker threads (default: one per core)");
+  cmd->add_option("--timeout-ms", opts->timeout_ms, "How long to wait for each request");
+  cmd->add_flag("--json", opts->json, "One JSON object per line instead of a readable log");
+  cmd->add_flag("--quiet", opts->quiet, "Print only replies and failures");
+  cmd->callback([cmd, opts] { set_exit_code(run(*cmd, *opts)); });
+}
+
+}  // namespace theater::cli

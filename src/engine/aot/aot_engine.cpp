@@ -1,0 +1,581 @@
+#include "engine/aot/aot_engine.hpp"
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csetjmp>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/files.hpp"
+#include "base/process.hpp"
+#include "base/sha256.hpp"
+#include "engine/aot/wasm-rt.h"
+#include "engine/instrument.hpp"
+#include "engine/resolve.hpp"
+
+namespace theater::engine {
+
+extern const std::string_view kWasmRtHeader;
+extern const std::string_view kWasmRtModuleSource;
+
+namespace {
+
+constexpr uint32_t kPageSize = 65536;
+constexpr int kHostTrapCode = 100;      // longjmp value: the pending trap of the instance
+constexpr uint32_t kDefaultMaxCallDepth = 10000;
+
+// ---- per-thread unwind target ------------------------------------------------------------------
+
+struct CallFrame {
+  std::jmp_buf jmp;
+  CallFrame* outer;
+};
+thread_local CallFrame* t_innermost = nullptr;
+// Set while a module instantiates: allocate_memory reserves this many pages.
+thread_local uint32_t t_reserve_pages = 0;
+
+[[noreturn]] void rt_trap(wasm_rt_trap_t code) {
+  // Generated code and host_call only run inside AotInstance::call, so a frame always exists.
+  std::longjmp(t_innermost->jmp, static_cast<int>(code) + 1);
+}
+
+// ---- linear memory: one private mapping of the limit, touched lazily ----------------------------
+// Bounds checks are in the generated code, so the mapping needs no guard region; pages that the
+// actor never touches cost no RAM. A header page in front records the mapping's size.
+
+struct MemoryHeader {
+  size_t mapped_bytes;
+};
+constexpr size_t kHeaderBytes = 4096;
+
+void rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
+  uint64_t reserve = std::max<uint64_t>(t_reserve_pages, initial);
+  if (max != UINT32_MAX) reserve = std::min<uint64_t>(reserve, max);
+  reserve = std::max<uint64_t>(reserve, initial);
+  const size_t bytes = kHeaderBytes + reserve * kPageSize;
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) rt_trap(WASM_RT_TRAP_EXHAUSTION);  // an error for this actor only
+  static_cast<MemoryHeader*>(base)->mapped_bytes = bytes;
+  m->data = static_cast<uint8_t*>(base) + kHeaderBytes;
+  m->pages = initial;
+  m->max_pages = max;
+  m->size = initial * kPageSize;
+}
+
+size_t reserved_pages(const wasm_rt_memory_t* m) {
+  auto* header = reinterpret_cast<const MemoryHeader*>(m->data - kHeaderBytes);
+  return (header->mapped_bytes - kHeaderBytes) / kPageSize;
+}
+
+uint32_t rt_grow_memory(wasm_rt_memory_t* m, uint32_t delta) {
+  const uint64_t wanted = static_cast<uint64_t>(m->pages) + delta;
+  if (wanted > m->max_pages || wanted > reserved_pages(m)) return UINT32_MAX;
+  const uint32_t old = m->pages;
+  m->pages = static_cast<uint32_t>(wanted);
+  m->size = m->pages * kPageSize;  // pages < 65536, so this fits
+  return old;
+}
+
+void rt_free_memory(wasm_rt_memory_t* m) {
+  if (!m->data) return;
+  void* base = m->data - kHeaderBytes;
+  ::munmap(base, static_cast<MemoryHeader*>(base)->mapped_bytes);
+  m->data = nullptr;
+}
+
+uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args);
+
+const theater_rt_api kRtApi = {
+    THEATER_RT_API_VERSION, rt_trap, rt_host_call, rt_allocate_memory, rt_grow_memory,
+    rt_free_memory,
+};
+
+// ---- the loaded shared object ------------------------------------------------------------------
+
+struct SharedObject {
+  void* handle = nullptr;
+  size_t (*instance_size)() = nullptr;
+  void (*instantiate)(void*, void*) = nullptr;
+  void (*free_instance)(void*) = nullptr;
+  wasm_rt_memory_t* (*memory)(void*) = nullptr;
+  uint32_t* (*fuel)(void*) = nullptr;
+  std::unordered_map<std::string, theater_export_fn> exports;
+  ~SharedObject() {
+    if (handle) ::dlclose(handle);
+  }
+};
+
+class AotModule;
+
+// The context every import-context pointer of an instance points at. `head` must come first:
+// generated code reads the call depth through it (see wasm-rt.h).
+struct HostContext {
+  theater_rt_ctx head;
+  class AotInstance* self;
+  const HostFunction* slots;
+};
+
+class AotInstance final : public Instance {
+ public:
+  AotInstance(std::shared_ptr<const AotModule> module, const InstanceLimits& limits, void* user);
+  ~AotInstance() override;
+
+  bool has_function(std::string_view name) const override;
+  std::optional<Trap> call(std::string_view name, std::span<const uint64_t> args,
+                           std::span<uint64_t> results) override;
+  std::span<uint8_t> memory() override;
+  std::optional<uint32_t> grow_memory(uint32_t delta_pages) override;
+  uint32_t declared_max_pages() const override;
+  void set_fuel(int32_t units) override;
+
+  void instantiate();
+  // Runs fn(target, args, results) and turns a trap anywhere inside it into a Trap value.
+  std::optional<Trap> guarded(theater_export_fn fn, void* target, const uint64_t* args,
+                              uint64_t* results);
+
+ private:
+  std::shared_ptr<const AotModule> module_;
+  HostContext ctx_;
+  std::unique_ptr<uint8_t[]> storage_;  // wasm2c's instance struct
+  bool instantiated_ = false;
+};
+
+class AotModule final : public Module, public std::enable_shared_from_this<AotModule> {
+ public:
+  AotModule(ModuleInfo info, std::shared_ptr<SharedObject> so, std::vector<HostFunction> slots)
+      : so_(std::move(so)), slots_(std::move(slots)) {
+    info_ = std::move(info);
+  }
+  std::unique_ptr<Instance> instantiate(const InstanceLimits& limits, void* user) override {
+    if (info_.memory_initial_pages > limits.max_memory_pages) {
+      throw LoadError(fmt::format("module needs {} pages of memory at start, the limit is {}",
+                                  info_.memory_initial_pages, limits.max_memory_pages));
+    }
+    auto instance = std::make_unique<AotInstance>(shared_from_this(), limits, user);
+    instance->instantiate();
+    return instance;
+  }
+  Tier tier() const override { return Tier::Aot; }
+
+  const SharedObject& so() const { return *so_; }
+  const HostFunction* slots() const { return slots_.data(); }
+
+ private:
+  std::shared_ptr<SharedObject> so_;
+  std::vector<HostFunction> slots_;
+};
+
+uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args) {
+  auto* c = static_cast<HostContext*>(ctx);
+  const uint64_t result = c->slots[slot](*c->self, args);
+  // All of the host function's objects are destroyed by now, so unwinding from here is safe.
+  if (UNLIKELY(c->self->pending_trap().has_value())) std::longjmp(t_innermost->jmp, kHostTrapCode);
+  return result;
+}
+
+TrapKind trap_kind(int code) {
+  switch (static_cast<wasm_rt_trap_t>(code - 1)) {
+    case WASM_RT_TRAP_OOB: return TrapKind::OutOfBounds;
+    case WASM_RT_TRAP_INT_OVERFLOW: return TrapKind::IntegerOverflow;
+    case WASM_RT_TRAP_DIV_BY_ZERO: return TrapKind::DivideByZero;
+    case WASM_RT_TRAP_INVALID_CONVERSION: return TrapKind::InvalidConversion;
+    case WASM_RT_TRAP_UNREACHABLE: return TrapKind::Unreachable;
+    case WASM_RT_TRAP_CALL_INDIRECT: return TrapKind::IndirectCallMismatch;
+    case WASM_RT_TRAP_EXHAUSTION: return TrapKind::StackExhausted;
+    default: return TrapKind::Unreachable;
+  }
+}
+
+const char* trap_message(TrapKind kind) {
+  switch (kind) {
+    case TrapKind::OutOfBounds: return "out-of-bounds memory or table access";
+    case TrapKind::IntegerOverflow: return "integer overflow";
+    case TrapKind::DivideByZero: return "integer divide by zero";
+    case TrapKind::InvalidConversion: return "invalid conversion to integer";
+    case TrapKind::Unreachable: return "unreachable executed";
+    case TrapKind::IndirectCallMismatch: return "indirect call to a null or mismatched function";
+    case TrapKind::StackExhausted: return "call stack exhausted";
+    default: return "trap";
+  }
+}
+
+AotInstance::AotInstance(std::shared_ptr<const AotModule> module, const InstanceLimits& limits,
+                         void* user)
+    : module_(std::move(module)) {
+  this->limits = limits;
+  this->user = user;
+  ctx_.head.call_depth = 0;
+  ctx_.head.max_call_depth = kDefaultMaxCallDepth;
+  ctx_.self = this;
+  ctx_.slots = module_->slots();
+  storage_ = std::make_unique<uint8_t[]>(module_->so().instance_size());
+  std::memset(storage_.get(), 0, module_->so().instance_size());
+}
+
+AotInstance::~AotInstance() {
+  if (!instantiated_) return;
+  // Freeing runs no wasm; memory and tables are released by our runtime functions.
+  module_->so().free_instance(storage_.get());
+}
+
+void AotInstance::instantiate() {
+  t_reserve_pages = limits.max_memory_pages;
+  auto entry = [](void* self_ptr, const uint64_t*, uint64_t*) {
+    auto* self = static_cast<AotInstance*>(self_ptr);
+    self->module_->so().instantiate(self->storage_.get(), &self->ctx_);
+  };
+  auto trap = guarded(entry, this, nullptr, nullptr);
+  t_reserve_pages = 0;
+  // Data or element segments out of range trap during instantiation: a bad module, not a crash.
+  if (trap) throw LoadError("instantiation failed: " + trap->message);
+  instantiated_ = true;
+  set_fuel(kDefaultFuel);
+}
+
+std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
+                                         const uint64_t* args, uint64_t* results) {
+  CallFrame frame;
+  frame.outer = t_innermost;
+  const uint32_t depth = ctx_.head.call_depth;
+  t_innermost = &frame;
+  // Everything live across setjmp is either unmodified or volatile-free POD; see rt_host_call.
+  if (int code = setjmp(frame.jmp); code != 0) {
+    t_innermost = frame.outer;
+    ctx_.head.call_depth = depth;
+    if (code == kHostTrapCode) {
+      Trap trap = std::move(*pending_);
+      pending_.reset();
+      return trap;
+    }
+    const TrapKind kind = trap_kind(code);
+    return Trap{kind, trap_message(kind)};
+  }
+  fn(target, args, results);
+  t_innermost = frame.outer;
+  return std::nullopt;
+}
+
+bool AotInstance::has_function(std::string_view name) const {
+  return module_->so().exports.count(std::string(name)) != 0;
+}
+
+std::optional<Trap> AotInstance::call(std::string_view name, std::span<const uint64_t> args,
+                                      std::span<uint64_t> results) {
+  auto it = module_->so().exports.find(std::string(name));
+  if (it == module_->so().exports.end()) {
+    return Trap{TrapKind::Host, fmt::format("no exported function '{}'", name)};
+  }
+  const FuncExport* sig = module_->info().find_function(name);
+  if (!sig || sig->sig.params.size() != args.size() || sig->sig.results.size() > results.size()) {
+    return Trap{TrapKind::Host, fmt::format("wrong number of arguments or results for '{}'", name)};
+  }
+  uint64_t scratch[8] = {};
+  return guarded(it->second, storage_.get(), args.data(), results.empty() ? scratch : results.data());
+}
+
+std::span<uint8_t> AotInstance::memory() {
+  auto* get = module_->so().memory;
+  if (!get) return {};
+  wasm_rt_memory_t* m = get(storage_.get());
+  return {m->data, m->size};
+}
+
+std::optional<uint32_t> AotInstance::grow_memory(uint32_t delta_pages) {
+  auto* get = module_->so().memory;
+  if (!get) return std::nullopt;
+  const uint32_t old = rt_grow_memory(get(storage_.get()), delta_pages);
+  if (old == UINT32_MAX) return std::nullopt;
+  return old;
+}
+
+uint32_t AotInstance::declared_max_pages() const { return module_->info().memory_max_pages; }
+
+void AotInstance::set_fuel(int32_t units) {
+  if (auto* fuel = module_->so().fuel) *fuel(storage_.get()) = static_cast<uint32_t>(units);
+}
+
+// ---- compiling ---------------------------------------------------------------------------------
+
+// wasm2c's name mangling (1.0.32): [A-Za-z0-9_] except 'Z' pass through, the rest become Z<hex>.
+std::string mangle(std::string_view name) {
+  std::string out;
+  for (unsigned char c : name) {
+    if ((std::isalnum(c) || c == '_') && c != 'Z') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("Z{:02X}", c);
+    }
+  }
+  return out;
+}
+
+const char* c_type(ValType t) {
+  switch (t) {
+    case ValType::I32: return "u32";
+    case ValType::I64: return "u64";
+    case ValType::F32: return "f32";
+    case ValType::F64: return "f64";
+  }
+  return "u32";
+}
+
+// Bit-exact conversion between u64 slots and the C value types.
+std::string from_slot(ValType t, const std::string& slot) {
+  switch (t) {
+    case ValType::I32: return fmt::format("(u32){}", slot);
+    case ValType::I64: return fmt::format("(u64){}", slot);
+    case ValType::F32: return fmt::format("theater_f32({})", slot);
+    case ValType::F64: return fmt::format("theater_f64({})", slot);
+  }
+  return slot;
+}
+std::string to_slot(ValType t, const std::string& value) {
+  switch (t) {
+    case ValType::I32: return fmt::format("(uint64_t)(u32)({})", value);
+    case ValType::I64: return fmt::format("(uint64_t)({})", value);
+    case ValType::F32: return fmt::format("theater_slot_f32({})", value);
+    case ValType::F64: return fmt::format("theater_slot_f64({})", value);
+  }
+  return value;
+}
+
+// The per-module glue: import functions forwarding to the host, uniform export trampolines, and
+// the entry points the host looks up with dlsym.
+std::string make_glue(const ModuleInfo& info) {
+  std::string g = R"(#include "module.h"
+#include <string.h>
+extern void theater_module_bind(const theater_rt_api*);
+static const theater_rt_api* theater_glue_rt;
+void theater_glue_bind(const theater_rt_api* api) { theater_glue_rt = api; theater_module_bind(api); }
+static inline f32 theater_f32(uint64_t s) { u32 b = (u32)s; f32 v; memcpy(&v, &b, 4); return v; }
+static inline f64 theater_f64(uint64_t s) { f64 v; memcpy(&v, &s, 8); return v; }
+static inline uint64_t theater_slot_f32(f32 v) { u32 b; memcpy(&b, &v, 4); return b; }
+static inline uint64_t theater_slot_f64(f64 v) { uint64_t b; memcpy(&b, &v, 8); return b; }
+)";
+  std::vector<std::string> import_modules;
+  for (size_t i = 0; i < info.imports.size(); ++i) {
+    const auto& imp = info.imports[i];
+    if (std::find(import_modules.begin(), import_modules.end(), imp.module) == import_modules.end()) {
+      import_modules.push_back(imp.module);
+    }
+    const auto& sig = imp.sig;
+    std::string params = fmt::format("struct Z_{}_instance_t* ctx", mangle(imp.module));
+    std::string pack;
+    for (size_t p = 0; p < sig.params.size(); ++p) {
+      params += fmt::format(", {} a{}", c_type(sig.params[p]), p);
+      pack += (p ? ", " : "") + to_slot(sig.params[p], fmt::format("a{}", p));
+    }
+    const std::string ret = sig.results.empty() ? "void" : c_type(sig.results[0]);
+    g += fmt::format("{} Z_{}Z_{}({}) {{\n  uint64_t args[{}] = {{{}}};\n", ret, mangle(imp.module),
+                     mangle(imp.name), params, std::max<size_t>(1, sig.params.size()),
+                     pack.empty() ? "0" : pack);
+    const std::string call = fmt::format("theater_glue_rt->host_call(ctx, {}u, args)", i);
+    if (sig.results.empty()) {
+      g += fmt::format("  {};\n}}\n", call);
+    } else {
+      g += fmt::format("  return {};\n}}\n", from_slot(sig.results[0], call));
+    }
+  }
+  // wasm2c orders the instantiate parameters by module name.
+  std::sort(import_modules.begin(), import_modules.end());
+  std::string ctx_args;
+  for (const auto& m : import_modules) ctx_args += fmt::format(", (struct Z_{}_instance_t*)ctx", mangle(m));
+  g += fmt::format(
+      "size_t theater_instance_size(void) {{ return sizeof(Z_actor_instance_t); }}\n"
+      "void theater_init_module(void) {{ Z_actor_init_module(); }}\n"
+      "void theater_instantiate(void* inst, void* ctx) {{ Z_actor_instantiate((Z_actor_instance_t*)inst{}); }}\n"
+      "void theater_free_instance(void* inst) {{ Z_actor_free((Z_actor_instance_t*)inst); }}\n",
+      ctx_args);
+  if (info.exports_memory) {
+    g += "wasm_rt_memory_t* theater_memory(void* inst) { return Z_actorZ_memory((Z_actor_instance_t*)inst); }\n";
+  }
+  g += fmt::format("u32* theater_fuel(void* inst) {{ return Z_actorZ_{}((Z_actor_instance_t*)inst); }}\n",
+                   mangle(kFuelExport));
+  std::string table;
+  for (size_t i = 0; i < info.functions.size(); ++i) {
+    const auto& ex = info.functions[i];
+    std::string args;
+    for (size_t p = 0; p < ex.sig.params.size(); ++p) {
+      args += ", " + from_slot(ex.sig.params[p], fmt::format("a[{}]", p));
+    }
+    std::string call = fmt::format("Z_actorZ_{}((Z_actor_instance_t*)inst{})", mangle(ex.name), args);
+    std::string body;
+    if (ex.sig.results.empty()) {
+      body = call + ";";
+    } else if (ex.sig.results.size() == 1) {
+      body = fmt::format("r[0] = {};", to_slot(ex.sig.results[0], call));
+    } else {
+      continue;  // multi-value exports are not callable through the host (no ABI export is one)
+    }
+    g += fmt::format("static void theater_x{}(void* inst, const uint64_t* a, uint64_t* r) {{ (void)a; (void)r; {} }}\n",
+                     i, body);
+    table += fmt::format("  {{\"{}\", theater_x{}}},\n", ex.name, i);
+  }
+  g += fmt::format("const theater_export theater_exports[] = {{\n{}  {{0, 0}}\n}};\n", table);
+  return g;
+}
+
+std::string compiler_identity(const std::string& cc) {
+  auto r = run_process({cc, "--version"});
+  auto line = r.output.substr(0, r.output.find('\n'));
+  return line;
+}
+
+class AotEngine final : public Engine {
+ public:
+  AotEngine(EngineConfig config, std::string cc, std::string wasm2c)
+      : config_(std::move(config)), cc_(std::move(cc)), wasm2c_(std::move(wasm2c)) {
+    if (config_.cache_dir.empty()) {
+      if (const char* env = std::getenv("THEATER_CACHE")) {
+        config_.cache_dir = env;
+      } else if (const char* home = std::getenv("HOME")) {
+        config_.cache_dir = std::filesystem::path(home) / ".cache" / "theater";
+      } else {
+        config_.cache_dir = "/tmp/theater-cache";
+      }
+    }
+    std::filesystem::create_directories(config_.cache_dir);
+    toolchain_id_ = sha256_hex(fmt::format("{}|{}|{}|{}|{}", THEATER_VERSION, compiler_identity(cc_),
+                                           config_.opt_level, kWasmRtHeader, kWasmRtModuleSource));
+  }
+
+  Tier tier() const override { return Tier::Aot; }
+  EngineStats stats() const override {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+  std::shared_ptr<Module> load(std::span<const uint8_t> wasm, const Linker& linker,
+                               std::string_view label) override {
+    ModuleInfo info = inspect(wasm, label);
+    std::vector<uint8_t> instrumented = instrument(wasm, label);
+    ModuleInfo linked = inspect(instrumented, label);
+    auto slots = resolve_imports(linked, linker, label);
+    const std::string key = sha256_hex(instrumented) + "-" + toolchain_id_.substr(0, 16);
+    auto so = shared_object(key, instrumented, linked, label);
+    // The caller sees the module as written, with the instrumented exports' trampolines behind it.
+    return std::make_shared<AotModule>(std::move(info), std::move(so), std::move(slots));
+  }
+
+ private:
+  std::shared_ptr<SharedObject> shared_object(const std::string& key, std::span<const uint8_t> wasm,
+                                              const ModuleInfo& info, std::string_view label) {
+    std::lock_guard lock(mutex_);
+    if (auto it = loaded_.find(key); it != loaded_.end()) {
+      if (auto so = it->second.lock()) {
+        ++stats_.memory_hits;
+        return so;
+      }
+    }
+    const auto so_path = config_.cache_dir / (key + ".so");
+    if (std::filesystem::exists(so_path)) {
+      ++stats_.cache_hits;
+    } else {
+      compile(wasm, info, so_path, label);
+      ++stats_.compiles;
+    }
+    auto so = open(so_path, info, label);
+    loaded_[key] = so;
+    return so;
+  }
+
+  void compile(std::span<const uint8_t> wasm, const ModuleInfo& info,
+               const std::filesystem::path& so_path, std::string_view label) {
+    auto progress = [&](std::string_view step, double fraction) {
+      if (config_.progress) config_.progress(fmt::format("compiling {}: {}", label, step), fraction);
+    };
+    const auto started = std::chrono::steady_clock::now();
+    char tmpl[] = "/tmp/theater-aot-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw LoadError(fmt::format("{}: cannot create a build folder", label));
+    const std::filesystem::path dir = tmpl;
+    struct Cleanup {
+      std::filesystem::path dir;
+      ~Cleanup() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } cleanup{dir};
+    write_file_atomic(dir / "module.wasm", wasm);
+    write_file_atomic(dir / "wasm-rt.h", kWasmRtHeader);
+    write_file_atomic(dir / "wasm-rt-module.c", kWasmRtModuleSource);
+    progress("wasm2c", 0.05);
+    auto w = run_process({wasm2c_, (dir / "module.wasm").string(), "-n", "actor", "-o",
+                          (dir / "module.c").string()});
+    if (w.exit_code != 0) throw LoadError(fmt::format("{}: wasm2c failed: {}", label, w.output));
+    write_file_atomic(dir / "glue.c", make_glue(info));
+    progress("C compiler", 0.2);
+    const auto tmp_so = so_path.string() + ".tmp." + std::to_string(::getpid());
+    auto c = run_process({cc_, config_.opt_level, "-fPIC", "-shared", "-w", "-fno-strict-aliasing",
+                          "-Wl,-Bsymbolic", "-I", dir.string(), (dir / "module.c").string(),
+                          (dir / "glue.c").string(), (dir / "wasm-rt-module.c").string(), "-lm",
+                          "-o", tmp_so});
+    if (c.exit_code != 0) {
+      std::filesystem::remove(tmp_so);
+      throw LoadError(fmt::format("{}: C compiler failed: {}", label, c.output.substr(0, 2000)));
+    }
+    std::filesystem::rename(tmp_so, so_path);  // atomic: a concurrent loader sees all or nothing
+    const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    spdlog::debug("compiled {} in {:.2f}s", label, secs);
+    progress("done", 1.0);
+  }
+
+  std::shared_ptr<SharedObject> open(const std::filesystem::path& path, const ModuleInfo& info,
+                                     std::string_view label) {
+    auto so = std::make_shared<SharedObject>();
+    so->handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!so->handle) throw LoadError(fmt::format("{}: cannot load compiled module: {}", label, ::dlerror()));
+    auto sym = [&](const char* name) {
+      void* p = ::dlsym(so->handle, name);
+      if (!p) throw LoadError(fmt::format("{}: compiled module lacks {}", label, name));
+      return p;
+    };
+    reinterpret_cast<void (*)(const theater_rt_api*)>(sym("theater_glue_bind"))(&kRtApi);
+    so->instance_size = reinterpret_cast<size_t (*)()>(sym("theater_instance_size"));
+    so->instantiate = reinterpret_cast<void (*)(void*, void*)>(sym("theater_instantiate"));
+    so->free_instance = reinterpret_cast<void (*)(void*)>(sym("theater_free_instance"));
+    so->fuel = reinterpret_cast<uint32_t* (*)(void*)>(sym("theater_fuel"));
+    if (info.exports_memory) {
+      so->memory = reinterpret_cast<wasm_rt_memory_t* (*)(void*)>(sym("theater_memory"));
+    }
+    auto* exports = static_cast<const theater_export*>(sym("theater_exports"));
+    for (; exports->name; ++exports) so->exports.emplace(exports->name, exports->fn);
+    // The function-type registry of the module is unlocked: initialise once, under our lock.
+    reinterpret_cast<void (*)()>(sym("theater_init_module"))();
+    return so;
+  }
+
+  EngineConfig config_;
+  std::string cc_, wasm2c_, toolchain_id_;
+  mutable std::mutex mutex_;
+  EngineStats stats_;
+  std::map<std::string, std::weak_ptr<SharedObject>> loaded_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_aot_engine(const EngineConfig& config, std::string* why) {
+  std::string cc = config.c_compiler;
+  if (cc.empty()) cc = std::getenv("CC") ? std::getenv("CC") : "cc";
+  auto cc_path = find_program(cc);
+  auto wasm2c = find_program("wasm2c");
+  if (cc_path.empty() || wasm2c.empty()) {
+    if (why) *why = cc_path.empty() ? "no C compiler '" + cc + "' in PATH" : "no wasm2c in PATH";
+    return nullptr;
+  }
+  return std::make_unique<AotEngine>(config, cc_path, wasm2c);
+}
+
+void* aot_save_thread_state() { return t_innermost; }
+void aot_restore_thread_state(void* state) { t_innermost = static_cast<CallFrame*>(state); }
+
+}  // namespace theater::engine
