@@ -19,10 +19,11 @@ struct Answer {
 
 // Delivers `m` (with a reply slot) to `target` and waits in the actor's fiber for the answer,
 // a delivery error or the timeout.
-Answer ask(Actor& self, Actor& target, Message m, std::chrono::milliseconds timeout) {
+Answer ask(engine::Instance& inst, Actor& self, Actor& target, Message m,
+           std::chrono::milliseconds timeout) {
   auto answer = std::make_shared<Answer>();
   auto& scheduler = self.runtime().scheduler();
-  self.await([&](std::function<void()> wake) {
+  const bool answered = self.await([&](std::function<void()> wake) {
     auto slot = std::make_shared<ReplySlot>([answer, wake](int rc, Bytes reply) {
       answer->rc = rc;
       answer->bytes = std::move(reply);
@@ -36,6 +37,10 @@ Answer ask(Actor& self, Actor& target, Message m, std::chrono::milliseconds time
     answer->timer = scheduler.after(timeout, [slot] { slot->complete(kETIMEOUT, {}); });
   });
   if (answer->timer) scheduler.cancel(answer->timer);
+  if (!answered) {
+    inst.raise({engine::TrapKind::Host, "the actor was stopped while it waited for an answer"});
+    return {kESTOPPED, {}, 0};
+  }
   return std::move(*answer);
 }
 
@@ -63,7 +68,7 @@ uint64_t request(engine::Instance& inst, const uint64_t* a) {
   m.kind = MessageKind::Request;
   m.from = self.id;
   m.bytes = std::move(*msg);
-  auto answer = ask(self, *target, std::move(m), timeout);
+  auto answer = ask(inst, self, *target, std::move(m), timeout);
   if (answer.rc != kOk) return static_cast<uint32_t>(answer.rc);
   return static_cast<uint32_t>(return_bytes(inst, answer.bytes, a[5], a[6]));
 }
@@ -96,7 +101,7 @@ uint64_t channel_open(engine::Instance& inst, const uint64_t* a) {
   m.from = self.id;
   m.channel = channel;
   m.bytes = std::move(*msg);
-  auto answer = ask(self, *target, std::move(m), kDefaultRequestTimeout);
+  auto answer = ask(inst, self, *target, std::move(m), kDefaultRequestTimeout);
   if (answer.rc != 1) {
     rt.set_channel_open(channel, false);
     return static_cast<uint32_t>(answer.rc == 0 ? kEDENIED : answer.rc);

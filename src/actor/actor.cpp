@@ -60,7 +60,14 @@ int32_t Actor::deliver(Message message) {
 }
 
 void Actor::deliver_system(SystemMessage message) {
+  const bool ends_wait = message.kind == SystemMessage::Stop || message.kind == SystemMessage::Terminate;
+  if (ends_wait) stop_pending_.store(true);
   system_.push(std::move(message), true);
+  if (ends_wait && waiting_.load()) {
+    // A waiting handler would hold the stop up until its timeout: cut the wait short.
+    wait_cancelled_.store(true);
+    wake_ready_.store(true);
+  }
   runtime_.scheduler().schedule(shared_from_this());
 }
 
@@ -88,7 +95,7 @@ void Actor::remove_child(const std::string& child) {
 
 bool Actor::has_work() const {
   if (waiting_.load()) return wake_ready_.load();
-  if (fiber_) return true;  // yielded mid-handler: continue it
+  if (fiber_alive_.load()) return true;  // yielded mid-handler: continue it
   if (!system_.empty()) return true;
   return status() == ActorStatus::Running && !mailbox_.empty();
 }
@@ -100,10 +107,14 @@ void Actor::run_turn() {
   }
   if (!fiber_) {
     fiber_ = std::make_unique<Fiber>([this] { turn_body(); });
+    fiber_alive_.store(true);
   }
   turn_started_ = std::chrono::steady_clock::now();
   fiber_->resume();
-  if (fiber_->finished()) fiber_.reset();
+  if (fiber_->finished()) {
+    fiber_alive_.store(false);
+    fiber_.reset();
+  }
 }
 
 void Actor::turn_body() {
@@ -119,9 +130,10 @@ void Actor::turn_body() {
   }
 }
 
-void Actor::await(const std::function<void(std::function<void()> wake)>& start) {
+bool Actor::await(const std::function<void(std::function<void()> wake)>& start) {
   Fiber* fiber = Fiber::current();
   wake_ready_.store(false);
+  wait_cancelled_.store(false);
   waiting_.store(true);
   auto self = shared_from_this();
   // While waiting, the handler's own time does not run.
@@ -132,6 +144,7 @@ void Actor::await(const std::function<void(std::function<void()> wake)>& start) 
   });
   fiber->suspend();
   deadline_ += std::chrono::steady_clock::now() - paused_at;
+  return !wait_cancelled_.exchange(false);
 }
 
 void Actor::on_fuel_exhausted(engine::Instance& instance) {
@@ -179,11 +192,13 @@ void Actor::handle_system(SystemMessage& msg) {
       runtime_.on_child_exited(*this, msg.subject, msg.bytes);
       break;
     case SystemMessage::Terminate:
+      stop_pending_.store(false);
       if (instance_ && instance_->has_function("theater_shutdown")) invoke("theater_shutdown", {}, "shutdown");
       drop_instance();
       if (status() != ActorStatus::Stopped) status_.store(ActorStatus::Starting);
       break;
     case SystemMessage::Stop:
+      stop_pending_.store(false);
       if (status() != ActorStatus::Stopped) {
         status_.store(ActorStatus::Stopping);
         stop_children();
@@ -291,8 +306,9 @@ void Actor::drop_instance() {
 void Actor::fail(Failure failure) {
   drop_instance();
   runtime_.record(*this, "failed", fmt::format("{}: {}", failure.kind, failure.message));
-  // A failure while stopping (say theater_shutdown trapped) only ends the stop sooner.
-  if (status() == ActorStatus::Stopping || status() == ActorStatus::Stopped) return;
+  // A failure while stopping (say theater_shutdown trapped, or a wait cut short by the stop)
+  // only ends the stop sooner: it is not reported to the parent.
+  if (status() == ActorStatus::Stopping || status() == ActorStatus::Stopped || stop_pending_.load()) return;
   status_.store(ActorStatus::Failed);
   // Its children lose their parent for a moment: their instances go too (reverse start order),
   // identities and committed states stay, and they start again when the parent does.

@@ -88,8 +88,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
 
   // ---- inside the actor's turn (host functions and supervision) ----
   // Suspends this actor's fiber until `wake` is called (from any thread). `start` runs after the
-  // actor is marked waiting, so it may call wake at once.
-  void await(const std::function<void(std::function<void()> wake)>& start);
+  // actor is marked waiting, so it may call wake at once. Returns false if the wait was cut short
+  // because the actor is being stopped or terminated.
+  bool await(const std::function<void(std::function<void()> wake)>& start);
   // Called by the fuel check: fails the handler past its deadline, yields if the turn is long.
   void on_fuel_exhausted(engine::Instance& instance);
 
@@ -149,8 +150,11 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
 
   // The turn's fiber, kept while the actor waits or has yielded.
   std::unique_ptr<Fiber> fiber_;
+  std::atomic<bool> fiber_alive_{false};  // fiber_ is set (readable from any thread)
   std::atomic<bool> waiting_{false};
   std::atomic<bool> wake_ready_{false};
+  std::atomic<bool> wait_cancelled_{false};
+  std::atomic<bool> stop_pending_{false};  // a Stop/Terminate is queued: failures until then are its doing
   HandlerScratch scratch_;
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};

@@ -8,9 +8,81 @@
 #include <new>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define THEATER_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define THEATER_TSAN 1
+#endif
+
 namespace theater {
 
 namespace ctx = boost::context;
+
+// Sanitizers must be told about stack switches, or they report the fiber's stack as bad memory
+// (ASan) or lose track of happens-before (TSan). No-ops in normal builds.
+struct SanitizerFiber {
+#if THEATER_ASAN
+  void* fake_stack = nullptr;
+  const void* caller_bottom = nullptr;
+  size_t caller_size = 0;
+#endif
+#if THEATER_TSAN
+  void* tsan_fiber = nullptr;
+  void* tsan_caller = nullptr;
+#endif
+  const void* bottom = nullptr;
+  size_t size = 0;
+
+  void created() {
+#if THEATER_TSAN
+    tsan_fiber = __tsan_create_fiber(0);
+#endif
+  }
+  void destroyed() {
+#if THEATER_TSAN
+    if (tsan_fiber) __tsan_destroy_fiber(tsan_fiber);
+#endif
+  }
+  // Around Fiber::resume (on the resumer's side).
+  void before_resume(void** fake) {
+#if THEATER_TSAN
+    tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(tsan_fiber, 0);
+#endif
+#if THEATER_ASAN
+    __sanitizer_start_switch_fiber(fake, bottom, size);
+#else
+    (void)fake;
+#endif
+  }
+  void after_resume(void* fake) {
+#if THEATER_ASAN
+    __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+    (void)fake;
+#endif
+  }
+  // Inside the fiber: on entry and after every suspend returns.
+  void entered() {
+#if THEATER_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, &caller_bottom, &caller_size);
+#endif
+  }
+  // Inside the fiber, before switching back to the resumer (finishing = the fiber ends).
+  void leaving(bool finishing) {
+#if THEATER_TSAN
+    __tsan_switch_to_fiber(tsan_caller, 0);
+#endif
+#if THEATER_ASAN
+    __sanitizer_start_switch_fiber(finishing ? nullptr : &fake_stack, caller_bottom, caller_size);
+#else
+    (void)finishing;
+#endif
+  }
+};
 
 namespace {
 
@@ -63,7 +135,13 @@ StackPool& pool() {
 }
 
 struct PoolAllocator {
-  ctx::stack_context allocate() { return pool().allocate(); }
+  SanitizerFiber* san;
+  ctx::stack_context allocate() {
+    auto sc = pool().allocate();
+    san->bottom = static_cast<char*>(sc.sp) - sc.size;
+    san->size = sc.size;
+    return sc;
+  }
   void deallocate(ctx::stack_context& sc) noexcept { pool().deallocate(sc); }
 };
 
@@ -81,35 +159,44 @@ struct Fiber::Impl {
   ctx::fiber self;
   ctx::fiber caller;
   bool finished = false;
+  SanitizerFiber san;
 };
 
 void Fiber::set_thread_state_hooks(ThreadStateHooks hooks) { g_hooks = hooks; }
 
 Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
   Impl* impl = impl_.get();
-  impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{},
+  impl->san.created();
+  impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{&impl->san},
                           [impl, body = std::move(body)](ctx::fiber&& caller) mutable {
+                            impl->san.entered();
                             impl->caller = std::move(caller);
                             body();
                             impl->finished = true;
+                            impl->san.leaving(true);
                             return std::move(impl->caller);
                           });
 }
 
-Fiber::~Fiber() = default;
+Fiber::~Fiber() { impl_->san.destroyed(); }
 
 void Fiber::resume() {
   Fiber* outer = t_current;
   void* state = save_state();
   t_current = this;
+  void* fake = nullptr;
+  impl_->san.before_resume(&fake);
   impl_->self = std::move(impl_->self).resume();
+  impl_->san.after_resume(fake);
   t_current = outer;
   restore_state(state);
 }
 
 void Fiber::suspend() {
   void* state = save_state();
+  impl_->san.leaving(false);
   impl_->caller = std::move(impl_->caller).resume();
+  impl_->san.entered();
   // Possibly on another thread now: put this fiber's thread-bound state back.
   t_current = this;
   restore_state(state);

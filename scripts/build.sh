@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds Theater into build/ (or $BUILD_DIR), with extra CMake args from $@.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${BUILD_DIR:-build}"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
+cmake --build "$BUILD_DIR" --parallel "$(nproc)"

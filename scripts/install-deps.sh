@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Theater needs to build, run and test (idempotent; needs root).
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  wabt                                   # wasm2c, wat2wasm, libwabt (interpreter tier)
+  clang lld wasi-libc libclang-rt-14-dev-wasm32   # C/C++ actors -> wasm32-wasi
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libsqlite3-dev libssl-dev libboost-context-dev libconcurrentqueue-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

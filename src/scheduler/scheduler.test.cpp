@@ -1,0 +1,148 @@
+#include "scheduler/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <set>
+
+#include "scheduler/mailbox.hpp"
+
+namespace theater {
+
+namespace {
+// A task that drains a counter of pending work, one unit per turn step, recording its threads.
+class CountingTask : public Task {
+ public:
+  void run_turn() override {
+    EXPECT_FALSE(running.exchange(true)) << "a task ran on two workers at once";
+    for (int i = 0; i < 8 && pending.load() > 0; ++i) {
+      pending.fetch_sub(1);
+      done.fetch_add(1);
+    }
+    {
+      std::lock_guard lock(m);
+      threads.insert(std::this_thread::get_id());
+    }
+    running.store(false);
+  }
+  bool has_work() const override { return pending.load() > 0; }
+  std::atomic<int> pending{0}, done{0};
+  std::atomic<bool> running{false};
+  std::mutex m;
+  std::set<std::thread::id> threads;
+};
+
+void wait_until(const std::function<bool()>& cond) {
+  for (int i = 0; i < 5000 && !cond(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+}  // namespace
+
+TEST(Scheduler, EveryScheduledUnitOfWorkRunsExactlyOnce) {
+  Scheduler s(2);
+  std::vector<std::shared_ptr<CountingTask>> tasks;
+  for (int i = 0; i < 50; ++i) tasks.push_back(std::make_shared<CountingTask>());
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 4; ++p) {
+    producers.emplace_back([&] {
+      for (int n = 0; n < 1000; ++n) {
+        auto& t = tasks[static_cast<size_t>(n) % tasks.size()];
+        t->pending.fetch_add(1);
+        s.schedule(t);
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  wait_until([&] {
+    int total = 0;
+    for (auto& t : tasks) total += t->done.load();
+    return total == 4000;
+  });
+  int total = 0;
+  for (auto& t : tasks) total += t->done.load();
+  EXPECT_EQ(total, 4000);
+}
+
+TEST(Scheduler, UsesAllWorkers) {
+  Scheduler s(2);
+  auto t = std::make_shared<CountingTask>();
+  for (int i = 0; i < 20000; ++i) {
+    t->pending.fetch_add(1);
+    s.schedule(t);
+  }
+  // A busy task alone may legitimately stay on one worker; many tasks must spread.
+  std::vector<std::shared_ptr<CountingTask>> many;
+  for (int i = 0; i < 200; ++i) {
+    many.push_back(std::make_shared<CountingTask>());
+    many.back()->pending = 1000;
+    s.schedule(many.back());
+  }
+  wait_until([&] {
+    for (auto& m : many) {
+      if (m->pending.load() > 0) return false;
+    }
+    return true;
+  });
+  std::set<std::thread::id> all;
+  for (auto& m : many) all.insert(m->threads.begin(), m->threads.end());
+  EXPECT_EQ(all.size(), 2u);
+}
+
+TEST(Scheduler, TimersFireInOrderAndCanBeCancelled) {
+  Scheduler s(1);
+  std::mutex m;
+  std::vector<int> fired;
+  std::promise<void> last;
+  s.after(std::chrono::milliseconds(30), [&] {
+    std::lock_guard lock(m);
+    fired.push_back(2);
+    last.set_value();
+  });
+  s.after(std::chrono::milliseconds(10), [&] {
+    std::lock_guard lock(m);
+    fired.push_back(1);
+  });
+  auto cancelled = s.after(std::chrono::milliseconds(20), [&] {
+    std::lock_guard lock(m);
+    fired.push_back(99);
+  });
+  EXPECT_TRUE(s.cancel(cancelled));
+  last.get_future().wait();
+  std::lock_guard lock(m);
+  EXPECT_EQ(fired, (std::vector<int>{1, 2}));
+}
+
+TEST(Mailbox, RefusesPastCapacityAndKeepsOrder) {
+  Mailbox<int> box(3);
+  EXPECT_TRUE(box.push(1));
+  EXPECT_TRUE(box.push(2));
+  EXPECT_TRUE(box.push(3));
+  EXPECT_FALSE(box.push(4));
+  EXPECT_TRUE(box.push(5, /*force=*/true));
+  EXPECT_EQ(*box.pop(), 1);
+  EXPECT_EQ(*box.pop(), 2);
+  EXPECT_EQ(*box.pop(), 3);
+  EXPECT_EQ(*box.pop(), 5);
+  EXPECT_FALSE(box.pop());
+}
+
+TEST(Mailbox, NoLossUnderConcurrentSenders) {
+  Mailbox<std::pair<int, int>> box(1000000);
+  std::vector<std::thread> senders;
+  for (int s = 0; s < 4; ++s) {
+    senders.emplace_back([&, s] {
+      for (int i = 0; i < 10000; ++i) box.push({s, i});
+    });
+  }
+  for (auto& t : senders) t.join();
+  std::vector<int> next(4, 0);
+  size_t count = 0;
+  while (auto item = box.pop()) {
+    EXPECT_EQ(item->second, next[static_cast<size_t>(item->first)]++) << "per-sender order broken";
+    ++count;
+  }
+  EXPECT_EQ(count, 40000u);
+}
+
+}  // namespace theater
