@@ -393,8 +393,9 @@ std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
 }
 
 std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
-                                     std::string_view what) {
+                                     std::string_view what, std::shared_ptr<ReplySlot> reply) {
   scratch_ = {};
+  scratch_.reply = std::move(reply);
   deadline_ = std::chrono::steady_clock::now() +
               std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
   handler_running_ = true;
@@ -479,9 +480,9 @@ void Actor::handle_message(Message& msg) {
       args.push_back(msg.bytes.size());
     }
   }
-  if (msg.kind == MessageKind::Request) scratch_.reply = msg.reply;
   auto reply = msg.reply;
-  auto result = invoke(export_name, args, fmt::format("{} from {}", to_string(msg.kind), msg.from));
+  auto result = invoke(export_name, args, fmt::format("{} from {}", to_string(msg.kind), msg.from),
+                       msg.kind == MessageKind::Request ? reply : nullptr);
   if (!reply) return;
   if (msg.kind == MessageKind::ChannelOpen) {
     reply->complete(result ? (*result == 1 ? 1 : 0) : abi::kEFAILED, {});

@@ -123,7 +123,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Runs one export as a handler: deadline, commit on success, failure otherwise.
   // Returns the export's i32 result when it succeeded.
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
-                                std::string_view what);
+                                std::string_view what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason);
   void fail(Failure failure);
   void drop_instance();
