@@ -148,6 +148,11 @@ struct PoolAllocator {
 Fiber::ThreadStateHooks g_hooks;
 thread_local Fiber* t_current = nullptr;
 
+// Thread-local access only through these: a fiber may leave one thread and come back on another
+// inside a function, and the compiler may reuse a thread-local address computed before the switch.
+[[gnu::noinline]] Fiber* get_current() { return t_current; }
+[[gnu::noinline]] void set_current(Fiber* f) { t_current = f; }
+
 void* save_state() { return g_hooks.save ? g_hooks.save() : nullptr; }
 void restore_state(void* s) {
   if (g_hooks.restore) g_hooks.restore(s);
@@ -181,14 +186,14 @@ Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
 Fiber::~Fiber() { impl_->san.destroyed(); }
 
 void Fiber::resume() {
-  Fiber* outer = t_current;
+  Fiber* outer = get_current();
   void* state = save_state();
-  t_current = this;
+  set_current(this);
   void* fake = nullptr;
   impl_->san.before_resume(&fake);
   impl_->self = std::move(impl_->self).resume();
   impl_->san.after_resume(fake);
-  t_current = outer;
+  set_current(outer);
   restore_state(state);
 }
 
@@ -198,12 +203,12 @@ void Fiber::suspend() {
   impl_->caller = std::move(impl_->caller).resume();
   impl_->san.entered();
   // Possibly on another thread now: put this fiber's thread-bound state back.
-  t_current = this;
+  set_current(this);
   restore_state(state);
 }
 
 bool Fiber::finished() const { return impl_->finished; }
 
-Fiber* Fiber::current() { return t_current; }
+Fiber* Fiber::current() { return get_current(); }
 
 }  // namespace theater

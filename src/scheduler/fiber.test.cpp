@@ -32,12 +32,16 @@ TEST(Fiber, SuspendsAndResumesWhereItLeftOff) {
   EXPECT_EQ(Fiber::current(), nullptr);
 }
 
+// pthread_self() is a const function: the compiler may reuse its value across a fiber switch.
+[[gnu::noinline]] std::thread::id this_thread_id() { return std::this_thread::get_id(); }
+
 TEST(Fiber, ResumesOnAnotherThread) {
   std::thread::id first, second;
   Fiber f([&] {
-    first = std::this_thread::get_id();
+    first = this_thread_id();
     Fiber::current()->suspend();
-    second = std::this_thread::get_id();
+    second = this_thread_id();
+    EXPECT_EQ(Fiber::current(), &f);
   });
   f.resume();
   std::thread([&] { f.resume(); }).join();

@@ -43,9 +43,17 @@ thread_local CallFrame* t_innermost = nullptr;
 // Set while a module instantiates: allocate_memory reserves this many pages.
 thread_local uint32_t t_reserve_pages = 0;
 
+// Thread-local access only through these non-inlined functions: a call into wasm may suspend the
+// actor's fiber and resume it on another thread, and a thread-local address computed before
+// that must not be reused after it.
+[[gnu::noinline]] CallFrame* innermost() { return t_innermost; }
+[[gnu::noinline]] void set_innermost(CallFrame* f) { t_innermost = f; }
+[[gnu::noinline]] uint32_t reserve_pages() { return t_reserve_pages; }
+[[gnu::noinline]] void set_reserve_pages(uint32_t pages) { t_reserve_pages = pages; }
+
 [[noreturn]] void rt_trap(wasm_rt_trap_t code) {
   // Generated code and host_call only run inside AotInstance::call, so a frame always exists.
-  std::longjmp(t_innermost->jmp, static_cast<int>(code) + 1);
+  std::longjmp(innermost()->jmp, static_cast<int>(code) + 1);
 }
 
 // ---- linear memory: one private mapping of the limit, touched lazily ----------------------------
@@ -58,7 +66,7 @@ struct MemoryHeader {
 constexpr size_t kHeaderBytes = 4096;
 
 void rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
-  uint64_t reserve = std::max<uint64_t>(t_reserve_pages, initial);
+  uint64_t reserve = std::max<uint64_t>(reserve_pages(), initial);
   if (max != UINT32_MAX) reserve = std::min<uint64_t>(reserve, max);
   reserve = std::max<uint64_t>(reserve, initial);
   const size_t bytes = kHeaderBytes + reserve * kPageSize;
@@ -179,7 +187,7 @@ uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args) {
   auto* c = static_cast<HostContext*>(ctx);
   const uint64_t result = c->slots[slot](*c->self, args);
   // All of the host function's objects are destroyed by now, so unwinding from here is safe.
-  if (UNLIKELY(c->self->pending_trap().has_value())) std::longjmp(t_innermost->jmp, kHostTrapCode);
+  if (UNLIKELY(c->self->pending_trap().has_value())) std::longjmp(innermost()->jmp, kHostTrapCode);
   return result;
 }
 
@@ -229,13 +237,13 @@ AotInstance::~AotInstance() {
 }
 
 void AotInstance::instantiate() {
-  t_reserve_pages = limits.max_memory_pages;
+  set_reserve_pages(limits.max_memory_pages);
   auto entry = [](void* self_ptr, const uint64_t*, uint64_t*) {
     auto* self = static_cast<AotInstance*>(self_ptr);
     self->module_->so().instantiate(self->storage_.get(), &self->ctx_);
   };
   auto trap = guarded(entry, this, nullptr, nullptr);
-  t_reserve_pages = 0;
+  set_reserve_pages(0);
   // Data or element segments out of range trap during instantiation: a bad module, not a crash.
   if (trap) throw LoadError("instantiation failed: " + trap->message);
   instantiated_ = true;
@@ -245,12 +253,12 @@ void AotInstance::instantiate() {
 std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
                                          const uint64_t* args, uint64_t* results) {
   CallFrame frame;
-  frame.outer = t_innermost;
+  frame.outer = innermost();
   const uint32_t depth = ctx_.head.call_depth;
-  t_innermost = &frame;
+  set_innermost(&frame);
   // Everything live across setjmp is either unmodified or volatile-free POD; see rt_host_call.
   if (int code = setjmp(frame.jmp); code != 0) {
-    t_innermost = frame.outer;
+    set_innermost(frame.outer);
     ctx_.head.call_depth = depth;
     if (code == kHostTrapCode) {
       Trap trap = std::move(*pending_);
@@ -261,7 +269,7 @@ std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
     return Trap{kind, trap_message(kind)};
   }
   fn(target, args, results);
-  t_innermost = frame.outer;
+  set_innermost(frame.outer);
   return std::nullopt;
 }
 
@@ -575,7 +583,7 @@ std::unique_ptr<Engine> make_aot_engine(const EngineConfig& config, std::string*
   return std::make_unique<AotEngine>(config, cc_path, wasm2c);
 }
 
-void* aot_save_thread_state() { return t_innermost; }
-void aot_restore_thread_state(void* state) { t_innermost = static_cast<CallFrame*>(state); }
+void* aot_save_thread_state() { return innermost(); }
+void aot_restore_thread_state(void* state) { set_innermost(static_cast<CallFrame*>(state)); }
 
 }  // namespace theater::engine
