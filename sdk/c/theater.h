@@ -106,10 +106,16 @@ THEATER_IMPORT(store_get) int32_t theater_raw_store_get(const void* ref, int32_t
 
 /* ---- memory the runtime fills ------------------------------------------------------------- */
 
-/* Every actor needs theater_alloc; this one is malloc. Define your own (non-weak) to replace it. */
+/* Every actor needs theater_alloc; this one is malloc. To supply your own, define
+ * THEATER_CUSTOM_ALLOC before including this header and export
+ * `void* theater_alloc(int32_t size)` yourself (return 0 when out of memory). */
+#ifndef THEATER_CUSTOM_ALLOC
 __attribute__((weak, export_name("theater_alloc"))) void* theater_alloc(int32_t size) {
   return malloc(size > 0 ? (size_t)size : 1);
 }
+#else
+THEATER_EXPORT(theater_alloc) void* theater_alloc(int32_t size);
+#endif
 
 /* A result the runtime allocated for you: you own it. */
 typedef struct theater_buf {

@@ -1,0 +1,177 @@
+// The actor ABI (actor-abi.md), one import or rule at a time, through the abi_probe test actor
+// (tests/actors/abi_probe.c), on both engine tiers.
+#include <regex>
+
+#include "../runtime/runtime_fixture.hpp"
+#include "base/files.hpp"
+#include "support/wat.hpp"
+
+namespace theater::test {
+
+using namespace std::chrono_literals;
+
+class AbiTest : public RuntimeTest {
+ protected:
+  std::string probe() { return runtime->spawn(example("abi_probe")); }
+  std::string ask(const std::string& id, const std::string& msg) {
+    auto r = runtime->request(id, msg, 10s);
+    EXPECT_EQ(r.rc, abi::kOk) << msg << " -> " << abi::rc_name(r.rc);
+    return r.reply;
+  }
+};
+
+TEST_P(AbiTest, InitGetsReasonAndInitialState) {
+  auto id = runtime->spawn(example("abi_probe"), std::string("hello"));
+  EXPECT_EQ(ask(id, "state"), "init reason=0 state=hello");
+  EXPECT_EQ(runtime->request(id, "crash-me-not").reply, "unknown");
+  ASSERT_TRUE(runtime->restart(id));
+  // Restart: reason 1 and the last committed state.
+  EXPECT_EQ(ask(id, "state"), "init reason=1 state=init reason=0 state=hello");
+}
+
+TEST_P(AbiTest, StateIsCommittedOnlyOnSuccess) {
+  auto id = probe();
+  ask(id, "stage one");
+  EXPECT_EQ(runtime->find(id)->committed_state(), "one");
+  auto r = runtime->request(id, "stage_fail two");  // replies, then returns status 1
+  EXPECT_EQ(r.reply, "ok");
+  settle();
+  EXPECT_EQ(runtime->find(id)->committed_state(), "one");
+  EXPECT_EQ(events_of(id, "failed").size(), 1u);
+  EXPECT_NE(events_of(id, "failed")[0].detail.find("status 1"), std::string::npos);
+}
+
+TEST_P(AbiTest, SelfIdLogNowRandom) {
+  auto id = probe();
+  EXPECT_EQ(ask(id, "self_id"), id);
+  EXPECT_EQ(ask(id, "log"), "ok");
+  auto logs = events_of(id, "log");
+  ASSERT_EQ(logs.size(), 5u);
+  EXPECT_EQ(logs[0].detail, "[trace] level 0");
+  EXPECT_EQ(logs[4].detail, "[error] level 4");
+  const auto now = std::stoll(ask(id, "now"));
+  EXPECT_NEAR(static_cast<double>(now), static_cast<double>(wall_ms()), 5000.0);
+  auto r1 = ask(id, "random 16"), r2 = ask(id, "random 16");
+  EXPECT_TRUE(std::regex_match(r1, std::regex("[0-9a-f]{32}"))) << r1;
+  EXPECT_NE(r1, r2);
+}
+
+TEST_P(AbiTest, BadPointersGetEinvalAndHarmNothing) {
+  auto id = probe();
+  for (const char* import : {"state_set", "state_get", "log", "send", "request", "reply", "random_fill",
+                             "store_put", "spawn", "self_id"}) {
+    EXPECT_EQ(ask(id, std::string("badptr ") + import), "-1") << import;
+  }
+  EXPECT_EQ(ask(id, "self_id"), id);
+  EXPECT_TRUE(events_of(id, "failed").empty());
+}
+
+TEST_P(AbiTest, WasiStdoutEnvironmentAndReplyRules) {
+  auto id = probe();
+  EXPECT_EQ(ask(id, "printf hello stdout"), "ok");
+  auto logs = events_of(id, "log");
+  ASSERT_FALSE(logs.empty());
+  EXPECT_EQ(logs.back().detail, "[stdout] hello stdout");
+  EXPECT_EQ(ask(id, "env GREETING"), "hello from the manifest");
+  EXPECT_EQ(ask(id, "env NOPE"), "(unset)");
+  EXPECT_EQ(ask(id, "reply_twice"), "first");
+  settle();
+  EXPECT_EQ(events_of(id, "log").back().detail, "[info] second reply rc=-1");
+  // Returning without a reply: the requester is told (EINVAL), never left waiting.
+  EXPECT_EQ(runtime->request(id, "noreply", 5s).rc, abi::kEINVAL);
+}
+
+TEST_P(AbiTest, SendRequestBetweenActorsAndErrors) {
+  auto a = probe();
+  auto echo = runtime->spawn(example("echo"));
+  EXPECT_EQ(ask(a, "request " + echo + " over there"), "over there");
+  EXPECT_EQ(ask(a, "send " + echo + " hi"), "0");
+  EXPECT_EQ(ask(a, "request nobody-000000000000 x"), "-2");
+  EXPECT_EQ(ask(a, "send nobody-000000000000 x"), "-2");
+  // A request to an actor without theater_handle_request: ENOTFOUND, not a failure of it.
+  auto counter = runtime->spawn(example("counter"));
+  (void)counter;
+  auto pong_less = runtime->spawn(example("echo"));
+  EXPECT_EQ(ask(a, "request " + pong_less + " ok"), "ok");
+}
+
+TEST_P(AbiTest, StoreRoundTrip) {
+  auto id = probe();
+  auto ref = ask(id, "put some bytes");
+  EXPECT_TRUE(std::regex_match(ref, std::regex("sha256:[0-9a-f]{64}"))) << ref;
+  EXPECT_EQ(ask(id, "get " + ref), "some bytes");
+  EXPECT_EQ(ask(id, "get sha256:" + std::string(64, '0')), "-2");
+}
+
+TEST_P(AbiTest, SpawnListStopChildren) {
+  auto id = probe();
+  auto child = ask(id, "spawn_echo");
+  EXPECT_EQ(child.rfind("echo-", 0), 0u) << child;
+  EXPECT_EQ(runtime->request(child, "hi").reply, "hi");
+  EXPECT_EQ(ask(id, "children"), "[\"" + child + "\"]");
+  EXPECT_EQ(ask(id, "stop " + child), "0");
+  EXPECT_EQ(ask(id, "children"), "[]");
+  EXPECT_EQ(ask(id, "stop " + child), "-2");
+  EXPECT_EQ(runtime->send(child, "x"), abi::kENOTFOUND);
+}
+
+TEST_P(AbiTest, TimerFiresWithItsTag) {
+  auto id = probe();
+  EXPECT_EQ(ask(id, "timer 20"), "0");
+  for (int i = 0; i < 200 && runtime->find(id)->committed_state() != "timer=4242"; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(runtime->find(id)->committed_state(), "timer=4242");
+}
+
+TEST_P(AbiTest, AllocReturningZeroFailsTheHandler) {
+  auto id = probe();
+  EXPECT_EQ(runtime->request(id, "alloc0").rc, abi::kEFAILED);
+  settle();
+  ASSERT_EQ(events_of(id, "failed").size(), 1u);
+  EXPECT_NE(events_of(id, "failed")[0].detail.find("theater_alloc returned 0"), std::string::npos);
+  EXPECT_EQ(ask(id, "self_id"), id);  // restarted, with a working allocator again
+}
+
+TEST_P(AbiTest, ExitStopsNormallyAndPermanentActorsComeBack) {
+  auto id = probe();
+  EXPECT_EQ(ask(id, "exit done"), "exiting");
+  settle();
+  ASSERT_EQ(events_of(id, "exited").size(), 1u);
+  EXPECT_EQ(events_of(id, "exited")[0].detail, "done");
+  EXPECT_TRUE(events_of(id, "failed").empty());
+  // permanent (the default): restarted even after a normal exit, as in OTP
+  EXPECT_EQ(ask(id, "self_id"), id);
+}
+
+TEST_P(AbiTest, RefusesImportsOutsideTheAbiNamingThem) {
+  auto expect_refused = [&](const std::string& wat, const std::string& needle) {
+    auto dir = std::filesystem::temp_directory_path() / ("theater-abi-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto bytes = wat_to_wasm(wat);
+    write_file_atomic(dir / "m.wasm", bytes);
+    auto m = parse_manifest("name = \"m\"\ncomponent = \"m.wasm\"\nhandlers = [\"message-server\"]\n", dir, "m.toml");
+    try {
+      runtime->spawn(m);
+      ADD_FAILURE() << "expected refusal mentioning " << needle;
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    std::filesystem::remove_all(dir);
+  };
+  const std::string base = R"((memory (export "memory") 1) (func (export "theater_alloc") (param i32) (result i32) (i32.const 8)))";
+  expect_refused("(module (import \"env\" \"foo\" (func))" + base + ")", "env.foo");
+  expect_refused("(module (import \"wasi_snapshot_preview1\" \"path_open\" (func (param i32) (result i32)))" + base + ")",
+                 "wasi_snapshot_preview1.path_open");
+  expect_refused("(module (import \"theater\" \"spawn\" (func (param i32 i32 i32 i32 i32 i32) (result i32)))" + base + ")",
+                 "handler \"supervisor\"");
+  expect_refused("(module (import \"theater\" \"send\" (func (param i32) (result i32)))" + base + ")", "signature");
+  expect_refused(R"((module (memory (export "memory") 1)))", "theater_alloc");
+  expect_refused(R"((module (func (export "theater_alloc") (param i32) (result i32) (i32.const 0))))", "memory");
+  expect_refused("(module " + base + R"( (func (export "theater_handle_send") (param i32) (result i32) (i32.const 0))))",
+                 "theater_handle_send");
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, AbiTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp), tier_name);
+
+}  // namespace theater::test

@@ -1,0 +1,162 @@
+// abi_probe: a test actor that exercises one import per request, so tests can check each one.
+// Request commands (reply in brackets):
+//   "self_id" [own id]              "state" [committed or staged state]
+//   "stage X" [ok] stages X         "stage_fail X" stages X then returns status 1
+//   "log" [ok] logs at each level   "now" [ms since epoch]     "random N" [N random bytes, hex]
+//   "badptr <import>" [rc]: calls the import with a pointer far outside memory
+//   "printf X" [ok] prints X to stdout (WASI fd_write)   "env NAME" [value or "(unset)"]
+//   "reply_twice" [first; rc of the second reply]   "noreply" returns 0 without replying
+//   "send ID MSG" [rc]   "request ID MSG" [reply or "rc=N"]   "put X" [ref]   "get REF" [bytes]
+//   "spawn_echo" [child id]   "children" [json]   "stop ID" [rc]   "exit X" exits with X
+//   "timer MS" [ok]; the timer's tag is stored as state "timer=TAG"
+//   "alloc0"  makes the next theater_alloc return 0, then asks for state_get
+// theater_init stores "init reason=R state=S" in the state when S does not start with "keep".
+#define THEATER_CUSTOM_ALLOC
+#include "theater.h"
+
+static int alloc_zero;
+
+void* theater_alloc(int32_t size) {
+  if (alloc_zero) return 0;
+  return malloc(size > 0 ? (size_t)size : 1);
+}
+
+THEATER_EXPORT(theater_init)
+int32_t on_init(const uint8_t* state, int32_t len, int32_t reason) {
+  if (len >= 4 && memcmp(state, "keep", 4) == 0) return 0;
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "init reason=%d state=%.*s", (int)reason, (int)len, (const char*)state);
+  return theater_state_set(buf, n) < 0;
+}
+
+static int32_t reply_rc(int32_t rc) {
+  char buf[16];
+  int n = snprintf(buf, sizeof buf, "%d", (int)rc);
+  return theater_reply(buf, n) < 0;
+}
+
+static int32_t reply_buf(theater_buf* b, int32_t rc) {
+  if (rc < 0) return reply_rc(rc);
+  int32_t r = theater_reply(b->ptr, b->len);
+  theater_buf_free(b);
+  return r < 0;
+}
+
+// The argument as a NUL-terminated string in a static buffer.
+static const char* arg_str(const uint8_t* msg, int32_t len) {
+  static char buf[512];
+  int32_t n;
+  const uint8_t* a = theater_msg_arg(msg, len, &n);
+  if (n >= (int32_t)sizeof buf) n = sizeof buf - 1;
+  memcpy(buf, a, (size_t)n);
+  buf[n] = '\0';
+  return buf;
+}
+
+#define BAD ((void*)0xFFFFFFF0u)
+
+static int32_t badptr(const char* name) {
+  uint8_t* p;
+  int32_t l;
+  if (!strcmp(name, "state_set")) return theater_raw_state_set(BAD, 100);
+  if (!strcmp(name, "state_get")) return theater_raw_state_get((uint8_t**)BAD, &l);
+  if (!strcmp(name, "log")) return theater_raw_log(2, BAD, 100);
+  if (!strcmp(name, "send")) return theater_raw_send(BAD, 10, "x", 1);
+  if (!strcmp(name, "request")) return theater_raw_request("x", 1, BAD, 10, 100, &p, &l);
+  if (!strcmp(name, "reply")) return theater_raw_reply(BAD, 10);
+  if (!strcmp(name, "random_fill")) return theater_random_fill(BAD, 64);
+  if (!strcmp(name, "store_put")) return theater_raw_store_put(BAD, 64, &p, &l);
+  if (!strcmp(name, "spawn")) return theater_raw_spawn(BAD, 64, "", 0, &p, &l);
+  if (!strcmp(name, "self_id")) return theater_raw_self_id(&p, (int32_t*)BAD);
+  return -100;
+}
+
+THEATER_EXPORT(theater_handle_request)
+int32_t on_request(const uint8_t* msg, int32_t len) {
+  theater_buf b = {0, 0};
+  if (theater_msg_is(msg, len, "self_id")) return reply_buf(&b, theater_self_id(&b));
+  if (theater_msg_is(msg, len, "state")) return reply_buf(&b, theater_state_get(&b));
+  if (theater_msg_is(msg, len, "stage")) {
+    theater_state_set_str(arg_str(msg, len));
+    return theater_reply_str("ok") < 0;
+  }
+  if (theater_msg_is(msg, len, "stage_fail")) {
+    theater_state_set_str(arg_str(msg, len));
+    theater_reply_str("ok");
+    return 1;
+  }
+  if (theater_msg_is(msg, len, "log")) {
+    for (int level = 0; level <= 4; ++level) theater_log_fmt(level, "level %d", level);
+    return theater_reply_str("ok") < 0;
+  }
+  if (theater_msg_is(msg, len, "now")) return theater_reply_int(theater_now_ms()) < 0;
+  if (theater_msg_is(msg, len, "random")) {
+    int n = (int)theater_msg_int(msg, len, 8);
+    uint8_t bytes[64];
+    char hex[129];
+    if (n > 64) n = 64;
+    if (theater_random_fill(bytes, n) < 0) return reply_rc(-1);
+    for (int i = 0; i < n; ++i) snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    return theater_reply(hex, 2 * n) < 0;
+  }
+  if (theater_msg_is(msg, len, "badptr")) return reply_rc(badptr(arg_str(msg, len)));
+  if (theater_msg_is(msg, len, "printf")) {
+    printf("%s\n", arg_str(msg, len));
+    fflush(stdout);
+    return theater_reply_str("ok") < 0;
+  }
+  if (theater_msg_is(msg, len, "env")) {
+    const char* v = getenv(arg_str(msg, len));
+    return theater_reply_str(v ? v : "(unset)") < 0;
+  }
+  if (theater_msg_is(msg, len, "reply_twice")) {
+    theater_reply_str("first");
+    int32_t rc = theater_reply_str("second");
+    theater_log_fmt(THEATER_INFO, "second reply rc=%d", (int)rc);
+    return 0;
+  }
+  if (theater_msg_is(msg, len, "noreply")) return 0;
+  if (theater_msg_is(msg, len, "send") || theater_msg_is(msg, len, "request")) {
+    int is_request = theater_msg_is(msg, len, "request");
+    char args[512];
+    strcpy(args, arg_str(msg, len));
+    char* space = strchr(args, ' ');
+    const char* body = space ? space + 1 : "";
+    if (space) *space = '\0';
+    if (!is_request) return reply_rc(theater_send_str(args, body));
+    int32_t rc = theater_request_str(args, body, 2000, &b);
+    if (rc < 0) return reply_rc(rc);
+    return reply_buf(&b, rc);
+  }
+  if (theater_msg_is(msg, len, "put")) {
+    const char* x = arg_str(msg, len);
+    return reply_buf(&b, theater_store_put(x, theater_slen(x), &b));
+  }
+  if (theater_msg_is(msg, len, "get")) return reply_buf(&b, theater_store_get(arg_str(msg, len), &b));
+  if (theater_msg_is(msg, len, "spawn_echo")) {
+    return reply_buf(&b, theater_spawn("name = \"echo\"\ncomponent = \"echo.wasm\"\nhandlers = [\"message-server\"]\n",
+                                       "", 0, &b));
+  }
+  if (theater_msg_is(msg, len, "children")) return reply_buf(&b, theater_list_children(&b));
+  if (theater_msg_is(msg, len, "stop")) return reply_rc(theater_stop_child(arg_str(msg, len)));
+  if (theater_msg_is(msg, len, "exit")) {
+    theater_exit_str(arg_str(msg, len));
+    return theater_reply_str("exiting") < 0;
+  }
+  if (theater_msg_is(msg, len, "timer")) {
+    return reply_rc(theater_timer_set((int32_t)theater_msg_int(msg, len, 10), 4242));
+  }
+  if (theater_msg_is(msg, len, "alloc0")) {
+    alloc_zero = 1;
+    theater_state_get(&b);  // the runtime must fail this handler: theater_alloc returned 0
+    return 0;
+  }
+  return theater_reply_str("unknown") < 0;
+}
+
+THEATER_EXPORT(theater_handle_timer)
+int32_t on_timer(int64_t tag) {
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "timer=%lld", (long long)tag);
+  return theater_state_set(buf, n) < 0;
+}
