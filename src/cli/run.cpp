@@ -81,8 +81,8 @@ int run(CLI::App& cmd, const RunOptions& o) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 2;
   }
+  std::mutex print_mutex;  // before the runtime: its shutdown still prints
   Runtime runtime(config);
-  std::mutex print_mutex;
   runtime.observe([&](const Event& e) {
     if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
     std::lock_guard lock(print_mutex);

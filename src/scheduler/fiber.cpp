@@ -88,7 +88,11 @@ namespace {
 
 // Stacks are large (deep wasm recursion runs on them) but mapped lazily, and recycled: a turn
 // costs no mmap. The lowest page is a guard.
-constexpr size_t kStackBytes = 4 << 20;
+#if THEATER_ASAN
+constexpr size_t kStackBytes = 32 << 20;  // ASan's redzones make frames several times larger
+#else
+constexpr size_t kStackBytes = 8 << 20;
+#endif
 constexpr size_t kGuardBytes = 4096;
 constexpr size_t kPoolMax = 256;
 

@@ -70,8 +70,9 @@ void Scheduler::timer_loop() {
       continue;
     }
     auto first = timers_.begin();
-    if (first->first > Clock::now()) {
-      timer_cv_.wait_until(lock, first->first);
+    if (const auto when = first->first; when > Clock::now()) {
+      // A copy: the entry may be cancelled (erased) while we wait.
+      timer_cv_.wait_until(lock, when);
       continue;
     }
     auto fn = std::move(first->second.second);

@@ -24,6 +24,8 @@ class RuntimeTest : public ::testing::TestWithParam<engine::Tier> {
     config.root_supervision.max_restarts = 100;  // tests that want intensity set it themselves
     make_runtime(config);
   }
+  // The runtime goes first: it still reports events (stops) while it shuts down.
+  void TearDown() override { runtime.reset(); }
   void make_runtime(RuntimeConfig config) {
     runtime.reset();
     runtime = std::make_unique<Runtime>(config);
@@ -43,9 +45,9 @@ class RuntimeTest : public ::testing::TestWithParam<engine::Tier> {
   }
   void settle() { ASSERT_TRUE(runtime->wait_idle(std::chrono::seconds(20))) << "runtime did not settle"; }
 
-  std::unique_ptr<Runtime> runtime;
   std::mutex mutex;
   std::vector<Event> events;
+  std::unique_ptr<Runtime> runtime;  // declared last: destroyed first
 };
 
 inline std::string tier_name(const ::testing::TestParamInfo<engine::Tier>& info) {
