@@ -78,12 +78,9 @@ uint64_t reply(engine::Instance& inst, const uint64_t* a) {
   if (!bytes) return static_cast<uint32_t>(kEINVAL);
   auto& scratch = actor_of(inst).scratch();
   if (!scratch.reply || scratch.replied) return static_cast<uint32_t>(kEINVAL);
+  // Held until the handler succeeds: a requester never sees a reply whose state was rolled back.
   scratch.replied = true;
-  if (!scratch.reply->complete(kOk, std::move(*bytes))) {
-    // The requester gave up (timeout): the reply is dropped, and that is recorded.
-    auto& actor = actor_of(inst);
-    actor.runtime().record(actor, "reply-dropped", "the requester stopped waiting");
-  }
+  scratch.reply_bytes = std::move(*bytes);
   return kOk;
 }
 

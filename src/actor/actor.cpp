@@ -430,6 +430,10 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
     std::lock_guard lock(mutex_);
     committed_ = std::move(*scratch_.staged_state);
   }
+  if (scratch_.reply && scratch_.replied && !scratch_.reply->complete(abi::kOk, std::move(scratch_.reply_bytes))) {
+    // The requester gave up (timeout) before the handler finished: recorded, then dropped.
+    runtime_.record(*this, "reply-dropped", "the requester stopped waiting");
+  }
   if (scratch_.exit_result) {
     exit_normally(std::move(*scratch_.exit_result));
     return std::nullopt;

@@ -101,6 +101,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
     std::optional<std::string> fail_message;
     std::shared_ptr<ReplySlot> reply;  // set during theater_handle_request
     bool replied = false;
+    Bytes reply_bytes;  // delivered only if the handler succeeds, after the state commit
   };
   HandlerScratch& scratch() { return scratch_; }
   Runtime& runtime() { return runtime_; }

@@ -57,6 +57,14 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   return g_type_count;
 }
 
+/* The registry lives as long as the shared object: free it when the host dlcloses the module. */
+__attribute__((destructor)) static void theater_free_func_types(void) {
+  for (uint32_t i = 0; i < g_type_count; ++i) free(g_types[i]);
+  free(g_types);
+  g_types = NULL;
+  g_type_count = 0;
+}
+
 uint32_t wasm_rt_register_tag(uint32_t size) {
   (void)size;
   wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
