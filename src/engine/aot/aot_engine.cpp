@@ -58,22 +58,67 @@ thread_local uint32_t t_reserve_pages = 0;
 
 // ---- linear memory: one private mapping of the limit, touched lazily ----------------------------
 // Bounds checks are in the generated code, so the mapping needs no guard region; pages that the
-// actor never touches cost no RAM. A header page in front records the mapping's size.
+// actor never touches cost no RAM. A header page in front records the mapping's size. Freed
+// mappings are zeroed and kept for reuse: munmap costs a TLB shootdown on every core, and a fresh
+// mapping a page fault for the header, which made instantiation ~50x slower than the rest of it.
 
 struct MemoryHeader {
   size_t mapped_bytes;
 };
 constexpr size_t kHeaderBytes = 4096;
+constexpr size_t kPoolPerSize = 256;
+constexpr size_t kZeroByHandMax = 256 << 10;  // larger dirty ranges go back to the kernel
+
+class MappingPool {
+ public:
+  void* take(size_t bytes) {
+    std::lock_guard lock(mutex_);
+    auto& list = free_[bytes];
+    if (list.empty()) return nullptr;
+    void* base = list.back();
+    list.pop_back();
+    return base;
+  }
+  // `dirty` bytes after the header may be non-zero.
+  void give(void* base, size_t bytes, size_t dirty) {
+    uint8_t* data = static_cast<uint8_t*>(base) + kHeaderBytes;
+    {
+      std::lock_guard lock(mutex_);
+      if (free_[bytes].size() < kPoolPerSize) {
+        if (dirty <= kZeroByHandMax) {
+          std::memset(data, 0, dirty);
+        } else {
+          ::madvise(data, dirty, MADV_DONTNEED);  // private anonymous: reads back as zeros
+        }
+        free_[bytes].push_back(base);
+        return;
+      }
+    }
+    ::munmap(base, bytes);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+};
+
+MappingPool& mapping_pool() {
+  static auto* pool = new MappingPool();  // never destroyed: instances may outlive statics
+  return *pool;
+}
 
 void rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
   uint64_t reserve = std::max<uint64_t>(reserve_pages(), initial);
   if (max != UINT32_MAX) reserve = std::min<uint64_t>(reserve, max);
   reserve = std::max<uint64_t>(reserve, initial);
   const size_t bytes = kHeaderBytes + reserve * kPageSize;
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (base == MAP_FAILED) rt_trap(WASM_RT_TRAP_EXHAUSTION);  // an error for this actor only
-  static_cast<MemoryHeader*>(base)->mapped_bytes = bytes;
+  void* base = mapping_pool().take(bytes);
+  if (!base) {
+    base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                  -1, 0);
+    if (base == MAP_FAILED) rt_trap(WASM_RT_TRAP_EXHAUSTION);  // an error for this actor only
+    static_cast<MemoryHeader*>(base)->mapped_bytes = bytes;
+  }
   m->data = static_cast<uint8_t*>(base) + kHeaderBytes;
   m->pages = initial;
   m->max_pages = max;
@@ -97,7 +142,7 @@ uint32_t rt_grow_memory(wasm_rt_memory_t* m, uint32_t delta) {
 void rt_free_memory(wasm_rt_memory_t* m) {
   if (!m->data) return;
   void* base = m->data - kHeaderBytes;
-  ::munmap(base, static_cast<MemoryHeader*>(base)->mapped_bytes);
+  mapping_pool().give(base, static_cast<MemoryHeader*>(base)->mapped_bytes, m->size);
   m->data = nullptr;
 }
 
