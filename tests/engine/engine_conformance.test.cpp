@@ -233,6 +233,35 @@ TEST_P(EngineConformance, SecondLoadOfAModuleCostsNoCompile) {
   if (GetParam() == Tier::Aot) EXPECT_EQ(after.memory_hits, before.memory_hits + 1);
 }
 
+// Frames of ~2.4 KB: the native stack runs out long before the call-depth limit. That must be a
+// StackExhausted trap (the AOT tier catches the overflow on an alternate signal stack), on the
+// main thread and on another thread alike.
+TEST_P(EngineConformance, NativeStackOverflowIsATrapNotACrash) {
+  constexpr int kLocals = 300;
+  std::string wat = "(module (func $f (export \"f\") (param i32) (result i32)";
+  for (int i = 0; i < kLocals; ++i) wat += " (local i64)";
+  for (int i = 1; i <= kLocals; ++i) {
+    wat += " (local.set " + std::to_string(i) + " (i64.extend_i32_u (i32.add (local.get 0) (i32.const " +
+           std::to_string(i) + "))))";
+  }
+  wat += " (drop (call $f (i32.add (local.get 0) (i32.const 1))))";
+  wat += " (i64.const 0)";
+  for (int i = 1; i <= kLocals; ++i) wat += " (local.get " + std::to_string(i) + ") (i64.add)";
+  wat += " (i32.wrap_i64)))";
+  auto deep = engine->load(wat_to_wasm(wat), test_linker(), "deep.wat");
+  auto run = [&] {
+    auto inst = deep->instantiate({}, nullptr);
+    uint64_t args[] = {0}, r[1];
+    auto trap = inst->call("f", args, r);
+    ASSERT_TRUE(trap);
+    EXPECT_EQ(trap->kind, TrapKind::StackExhausted) << trap->message;
+  };
+  run();
+  run();  // and again: the handler and the thread survive it
+  std::thread other(run);
+  other.join();
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineConformance, ::testing::Values(Tier::Aot, Tier::Interp),
                          [](const auto& info) { return info.param == Tier::Aot ? "Aot" : "Interp"; });
 

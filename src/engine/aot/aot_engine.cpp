@@ -1,7 +1,9 @@
 #include "engine/aot/aot_engine.hpp"
 
 #include <dlfcn.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -54,6 +56,51 @@ thread_local uint32_t t_reserve_pages = 0;
 [[noreturn]] void rt_trap(wasm_rt_trap_t code) {
   // Generated code and host_call only run inside AotInstance::call, so a frame always exists.
   std::longjmp(innermost()->jmp, static_cast<int>(code) + 1);
+}
+
+// ---- native stack overflow ---------------------------------------------------------------------
+// The call-depth limit stops ordinary deep recursion, but a module whose functions have huge
+// frames could still run off the native stack first. A SIGSEGV whose address lies just below the
+// interrupted stack pointer, on a thread that is running wasm, becomes a StackExhausted trap for
+// that actor; any other SIGSEGV is a real crash and is re-raised with the default action. The
+// handler runs on a per-thread alternate stack (the faulting one is exhausted).
+
+constexpr size_t kAltStackBytes = 64 << 10;
+constexpr uintptr_t kOverflowWindow = 64 << 10;
+thread_local bool t_alt_stack_ready = false;
+
+[[gnu::noinline]] bool alt_stack_ready() { return t_alt_stack_ready; }
+[[gnu::noinline]] void set_alt_stack_ready() { t_alt_stack_ready = true; }
+
+void on_segv(int sig, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  const auto sp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  CallFrame* frame = innermost();
+  // A push faults just below sp, a frame store up to a frame's size below it, a call at sp-8.
+  const bool near_sp = addr >= sp ? addr - sp < 4096 : sp - addr < kOverflowWindow;
+  if (frame && near_sp) {
+    std::longjmp(frame->jmp, static_cast<int>(WASM_RT_TRAP_EXHAUSTION) + 1);
+  }
+  ::signal(sig, SIG_DFL);  // not ours: crash as the process would have
+  ::raise(sig);
+}
+
+void install_overflow_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;  // NODEFER: we leave by longjmp
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGSEGV, &sa, nullptr);
+  });
+  if (!alt_stack_ready()) {
+    stack_t ss{};
+    ss.ss_sp = ::mmap(nullptr, kAltStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ss.ss_size = kAltStackBytes;
+    if (ss.ss_sp != MAP_FAILED && ::sigaltstack(&ss, nullptr) == 0) set_alt_stack_ready();
+  }
 }
 
 // ---- linear memory: one private mapping of the limit, touched lazily ----------------------------
@@ -297,6 +344,7 @@ void AotInstance::instantiate() {
 
 std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
                                          const uint64_t* args, uint64_t* results) {
+  install_overflow_handler();  // once per thread: an alternate stack for overflow recovery
   CallFrame frame;
   frame.outer = innermost();
   const uint32_t depth = ctx_.head.call_depth;
