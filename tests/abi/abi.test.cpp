@@ -175,6 +175,38 @@ TEST_P(AbiTest, RefusesImportsOutsideTheAbiNamingThem) {
                  "theater_handle_send");
 }
 
+TEST_P(AbiTest, ChannelsOpenCarryMessagesAndClose) {
+  auto a = probe(), b = probe();
+  auto ch = ask(a, "open " + b + " hello");
+  ASSERT_EQ(ch.rfind("ch-", 0), 0u) << ch;
+  EXPECT_EQ(ask(a, "chsend " + ch + " first"), "0");
+  EXPECT_EQ(ask(a, "chsend " + ch + " second"), "0");
+  settle();
+  EXPECT_EQ(runtime->find(b)->committed_state(), "ch=second");  // in order
+  EXPECT_EQ(ask(b, "chsend " + ch + " back"), "0");             // either side may send
+  settle();
+  EXPECT_EQ(runtime->find(a)->committed_state(), "ch=back");
+  EXPECT_EQ(ask(a, "chclose " + ch), "0");
+  settle();
+  EXPECT_EQ(runtime->find(b)->committed_state(), "closed=" + ch);
+  EXPECT_EQ(ask(a, "chsend " + ch + " late"), "-2");
+  EXPECT_EQ(ask(a, "open " + b + " refuse"), "-3");                    // refused: EDENIED
+  EXPECT_EQ(ask(a, "open nobody-000000000000 x"), "-2");
+  // The death of one side closes the channel for the other.
+  auto ch2 = ask(a, "open " + b + " again");
+  ASSERT_TRUE(runtime->stop(a));
+  settle();
+  EXPECT_EQ(runtime->find(b)->committed_state(), "closed=" + ch2);
+}
+
+TEST_P(AbiTest, GracefulStopCallsShutdownAndCommits) {
+  auto id = probe();
+  auto actor = runtime->find(id);
+  ASSERT_TRUE(runtime->stop(id));
+  EXPECT_EQ(actor->status(), ActorStatus::Stopped);
+  EXPECT_EQ(actor->committed_state(), "shutdown");
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, AbiTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp), tier_name);
 
 }  // namespace theater::test

@@ -10,6 +10,9 @@
 //   "spawn_echo" [child id]   "children" [json]   "stop ID" [rc]   "exit X" exits with X
 //   "timer MS" [ok]; the timer's tag is stored as state "timer=TAG"
 //   "alloc0"  makes the next theater_alloc return 0, then asks for state_get
+//   "open ID MSG" [channel id or rc]   "chsend CH MSG" [rc]   "chclose CH" [rc]
+// As a channel target: accepts unless the opening message is "refuse"; a channel message is
+// stored as state "ch=<msg>", a close as "closed=<channel>". theater_shutdown stages "shutdown".
 // theater_init stores "init reason=R state=S" in the state when S does not start with "keep".
 #define THEATER_CUSTOM_ALLOC
 #include "theater.h"
@@ -146,6 +149,22 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
   if (theater_msg_is(msg, len, "timer")) {
     return reply_rc(theater_timer_set((int32_t)theater_msg_int(msg, len, 10), 4242));
   }
+  if (theater_msg_is(msg, len, "open") || theater_msg_is(msg, len, "chsend")) {
+    int is_open = theater_msg_is(msg, len, "open");
+    char args[512];
+    strcpy(args, arg_str(msg, len));
+    char* space = strchr(args, ' ');
+    const char* body = space ? space + 1 : "";
+    if (space) *space = '\0';
+    if (is_open) return reply_buf(&b, theater_channel_open(args, body, theater_slen(body), &b));
+    theater_buf ch = {(uint8_t*)args, theater_slen(args)};
+    return reply_rc(theater_channel_send(&ch, body, theater_slen(body)));
+  }
+  if (theater_msg_is(msg, len, "chclose")) {
+    const char* c = arg_str(msg, len);
+    theater_buf ch = {(uint8_t*)c, theater_slen(c)};
+    return reply_rc(theater_channel_close(&ch));
+  }
   if (theater_msg_is(msg, len, "alloc0")) {
     alloc_zero = 1;
     theater_state_get(&b);  // the runtime must fail this handler: theater_alloc returned 0
@@ -160,3 +179,29 @@ int32_t on_timer(int64_t tag) {
   int n = snprintf(buf, sizeof buf, "timer=%lld", (long long)tag);
   return theater_state_set(buf, n) < 0;
 }
+
+THEATER_EXPORT(theater_handle_channel_open)
+int32_t on_channel_open(const uint8_t* ch, int32_t ch_len, const uint8_t* msg, int32_t len) {
+  (void)ch;
+  (void)ch_len;
+  return theater_msg_is(msg, len, "refuse") ? 0 : 1;
+}
+
+THEATER_EXPORT(theater_handle_channel_message)
+int32_t on_channel_message(const uint8_t* ch, int32_t ch_len, const uint8_t* msg, int32_t len) {
+  (void)ch;
+  (void)ch_len;
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "ch=%.*s", (int)len, (const char*)msg);
+  return theater_state_set(buf, n) < 0;
+}
+
+THEATER_EXPORT(theater_handle_channel_close)
+int32_t on_channel_close(const uint8_t* ch, int32_t ch_len) {
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "closed=%.*s", (int)ch_len, (const char*)ch);
+  return theater_state_set(buf, n) < 0;
+}
+
+THEATER_EXPORT(theater_shutdown)
+int32_t on_shutdown(void) { return theater_state_set_str("shutdown") < 0; }
