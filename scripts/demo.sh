@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+BUILD_TARGETS="theater theater_examples" scripts/build.sh
 exec build/theater run build/examples/demo.toml \
   --request "to counter inc" --request "to counter inc" --request "to counter get" \
+  --request "to crasher hello" \
   --request "to crasher trap" \
   --request "to crasher loop" \
   --request "to crasher oom" \
-  --request "to counter get" --request "to crasher status"
+  --request "to crasher hello" \
+  --request "to counter get"
