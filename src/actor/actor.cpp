@@ -323,6 +323,7 @@ void Actor::fail(Failure failure) {
 }
 
 void Actor::exit_normally(Bytes result) {
+  exited_ = true;
   status_.store(ActorStatus::Stopping);
   stop_children();
   finish_stop();
@@ -396,6 +397,7 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
                                      std::string_view what, std::shared_ptr<ReplySlot> reply) {
   scratch_ = {};
   scratch_.reply = std::move(reply);
+  exited_ = false;
   deadline_ = std::chrono::steady_clock::now() +
               std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
   handler_running_ = true;
@@ -491,8 +493,9 @@ void Actor::handle_message(Message& msg) {
   if (msg.kind == MessageKind::ChannelOpen) {
     reply->complete(result ? (*result == 1 ? 1 : 0) : abi::kEFAILED, {});
   } else if (!reply->done()) {
-    // Failed, or returned without replying: the requester is told, never left hanging.
-    reply->complete(result ? abi::kEINVAL : abi::kEFAILED, {});
+    // Failed, exited, or returned without replying: the requester is told, never left hanging.
+    const int32_t rc = result ? abi::kEINVAL : exited_ ? abi::kESTOPPED : abi::kEFAILED;
+    reply->complete(rc, {});
   }
 }
 

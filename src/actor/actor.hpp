@@ -160,6 +160,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};
   bool handler_running_ = false;
+  bool exited_ = false;  // the last handler ended the actor normally (exit / proc_exit) [turn]
 };
 
 }  // namespace theater

@@ -208,6 +208,47 @@ TEST_P(AbiTest, GracefulStopCallsShutdownAndCommits) {
   EXPECT_EQ(actor->committed_state(), "shutdown");
 }
 
+TEST_P(AbiTest, ChildStateEventsRestartMonitorAndExit) {
+  auto parent = probe();
+  auto child = ask(parent, "spawn_echo");
+  EXPECT_EQ(ask(parent, "child_state " + child), "");
+  auto events = ask(parent, "child_events " + child);
+  EXPECT_NE(events.find("\"type\":\"started\""), std::string::npos) << events;
+  EXPECT_EQ(ask(parent, "restart " + child), "0");
+  EXPECT_NE(ask(parent, "child_events " + child).find("\"type\":\"restarted\""), std::string::npos);
+  EXPECT_EQ(ask(parent, "child_state nobody-000000000000"), "-2");
+  EXPECT_EQ(ask(parent, "restart nobody-000000000000"), "-2");
+  // Any actor may monitor any other; it hears when that one stops, and why.
+  auto watcher = probe();
+  auto watched = probe();
+  EXPECT_EQ(ask(watcher, "monitor " + watched), "0");
+  EXPECT_EQ(ask(watcher, "monitor nobody-000000000000"), "-2");
+  ASSERT_TRUE(runtime->stop(watched));
+  settle();
+  EXPECT_EQ(runtime->find(watcher)->committed_state(), "down=" + watched + " {\"reason\":\"normal\"}");
+}
+
+TEST_P(AbiTest, CustomStrategyAsksTheParent) {
+  auto m = example("abi_probe");
+  m.supervision.on_failure = OnFailure::Custom;
+  auto parent = runtime->spawn(m);
+  auto p = runtime->find(parent);
+  // A probe child of the probe: its manifest text through spawn would need the file; use the API.
+  auto child_manifest = example("crasher");
+  auto child = runtime->spawn(child_manifest, std::nullopt, parent);
+  EXPECT_EQ(runtime->request(child, "trap").rc, abi::kEFAILED);
+  settle();
+  auto state = p->committed_state();
+  EXPECT_EQ(state.rfind("child_error={\"kind\":\"trap\"", 0), 0u) << state;
+  EXPECT_NE(state.find("\"restarts\":0"), std::string::npos) << state;
+  EXPECT_EQ(runtime->find(child)->restarts(), 1u);  // the probe answered restart
+  // A normal exit goes to theater_handle_child_exit with the result; a permanent child returns.
+  EXPECT_EQ(runtime->request(child, "exit").rc, abi::kESTOPPED);
+  settle();
+  EXPECT_EQ(p->committed_state(), "child_exit=bye");
+  EXPECT_EQ(runtime->request(child, "hello").rc, abi::kOk);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, AbiTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp), tier_name);
 
 }  // namespace theater::test

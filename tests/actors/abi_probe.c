@@ -11,6 +11,10 @@
 //   "timer MS" [ok]; the timer's tag is stored as state "timer=TAG"
 //   "alloc0"  makes the next theater_alloc return 0, then asks for state_get
 //   "open ID MSG" [channel id or rc]   "chsend CH MSG" [rc]   "chclose CH" [rc]
+//   "child_state ID" [state]  "child_events ID" [json]  "restart ID" [rc]  "monitor ID" [rc]
+// theater_handle_down stores "down=<id> <reason>"; theater_handle_child_exit "child_exit=<result>";
+// theater_handle_child_error (strategy custom) stores "child_error=<json>" and answers the
+// decision named by the child's failure message ("restart", "stop" or "escalate").
 // As a channel target: accepts unless the opening message is "refuse"; a channel message is
 // stored as state "ch=<msg>", a close as "closed=<channel>". theater_shutdown stages "shutdown".
 // theater_init stores "init reason=R state=S" in the state when S does not start with "keep".
@@ -165,6 +169,10 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
     theater_buf ch = {(uint8_t*)c, theater_slen(c)};
     return reply_rc(theater_channel_close(&ch));
   }
+  if (theater_msg_is(msg, len, "child_state")) return reply_buf(&b, theater_child_state(arg_str(msg, len), &b));
+  if (theater_msg_is(msg, len, "child_events")) return reply_buf(&b, theater_child_events(arg_str(msg, len), &b));
+  if (theater_msg_is(msg, len, "restart")) return reply_rc(theater_restart_child(arg_str(msg, len)));
+  if (theater_msg_is(msg, len, "monitor")) return reply_rc(theater_monitor(arg_str(msg, len)));
   if (theater_msg_is(msg, len, "alloc0")) {
     alloc_zero = 1;
     theater_state_get(&b);  // the runtime must fail this handler: theater_alloc returned 0
@@ -205,3 +213,32 @@ int32_t on_channel_close(const uint8_t* ch, int32_t ch_len) {
 
 THEATER_EXPORT(theater_shutdown)
 int32_t on_shutdown(void) { return theater_state_set_str("shutdown") < 0; }
+
+THEATER_EXPORT(theater_handle_down)
+int32_t on_down(const uint8_t* id, int32_t id_len, const uint8_t* reason, int32_t reason_len) {
+  char buf[512];
+  int n = snprintf(buf, sizeof buf, "down=%.*s %.*s", (int)id_len, (const char*)id, (int)reason_len,
+                   (const char*)reason);
+  return theater_state_set(buf, n) < 0;
+}
+
+THEATER_EXPORT(theater_handle_child_exit)
+int32_t on_child_exit(const uint8_t* id, int32_t id_len, const uint8_t* result, int32_t len) {
+  (void)id;
+  (void)id_len;
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "child_exit=%.*s", (int)len, (const char*)result);
+  return theater_state_set(buf, n) < 0;
+}
+
+THEATER_EXPORT(theater_handle_child_error)
+int32_t on_child_error(const uint8_t* id, int32_t id_len, const uint8_t* err, int32_t len) {
+  (void)id;
+  (void)id_len;
+  char buf[512];
+  int n = snprintf(buf, sizeof buf, "child_error=%.*s", (int)len, (const char*)err);
+  theater_state_set(buf, n);
+  if (strstr(buf, "\"message\":\"stop")) return THEATER_CHILD_STOP;
+  if (strstr(buf, "\"message\":\"escalate")) return THEATER_CHILD_ESCALATE;
+  return THEATER_CHILD_RESTART;
+}
