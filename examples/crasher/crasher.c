@@ -1,21 +1,45 @@
 // crasher: fails on command, in every way an untrusted actor can. Its state counts the messages
 // it handled successfully, so a restart visibly keeps what was committed.
-//   "trap"   executes unreachable           "loop"  never returns (ends at the handler deadline)
-//   "oom"    grows memory until the limit   "fail"  calls theater_fail
-//   "status" returns a non-zero status      "exit"  stops normally (theater_exit)
-//   anything else: replies (or logs) "ok, handled N"
+// Commands, as a send or a request:
+//   "trap"    executes unreachable (__builtin_trap)        -> failure kind "trap"
+//   "loop"    never returns                                 -> "timeout" at the handler deadline
+//   "oom"     mallocs and touches 1 MiB blocks forever      -> "memory" at the memory limit
+//   "fail"    theater_fail("asked to fail")                 -> "error"
+//   "status"  returns status 1                              -> "error"
+//   "exit"    theater_exit("bye"): a normal stop (the parent's theater_handle_child_exit)
+//   "count"   replies (or logs) the count, not counting itself
+//   anything else: counted, then replies (or logs) "ok, handled N"
 #include "theater.h"
 
 static long long handled;
 
-THEATER_EXPORT(theater_init)
-int32_t on_init(const uint8_t* state, int32_t len, int32_t reason) {
+// Where the "oom" blocks go, so that the compiler must assume they are used.
+static volatile uintptr_t oom_sink;
+
+THEATER_INIT(on_init) {
   handled = theater_parse_int(state, len, 0);
-  if (reason == THEATER_RESTART) theater_log_fmt(THEATER_INFO, "back after a failure; handled %lld so far", handled);
+  if (reason == THEATER_RESTART) theater_log_fmt(THEATER_INFO, "restarted; handled %lld so far", handled);
   return 0;
 }
 
-// Returns the handler status; for requests, replies on success.
+static void grow_forever(void) {
+  for (;;) {
+    volatile uint8_t* block = (volatile uint8_t*)malloc(1 << 20);
+    if (!block) {
+      // The runtime normally fails the actor at memory.grow; if it only refused the growth,
+      // keep asking the engine directly, then give up with an explicit failure.
+      if (__builtin_wasm_memory_grow(0, 16) == (size_t)-1) {
+        theater_fail_str("out of memory: malloc returned NULL");
+        return;
+      }
+      continue;
+    }
+    for (int i = 0; i < (1 << 20); i += 4096) block[i] = (uint8_t)i;  // touch every page
+    oom_sink = (uintptr_t)block;
+  }
+}
+
+// Returns the handler status; replies to requests.
 static int32_t handle(const uint8_t* msg, int32_t len, int is_request) {
   if (theater_msg_is(msg, len, "trap")) __builtin_trap();
   if (theater_msg_is(msg, len, "loop")) {
@@ -23,27 +47,31 @@ static int32_t handle(const uint8_t* msg, int32_t len, int is_request) {
     }
   }
   if (theater_msg_is(msg, len, "oom")) {
-    for (;;) {
-      volatile char* block = (volatile char*)malloc(1 << 20);
-      if (!block) return theater_fail_str("malloc returned NULL"), 0;
-      for (int i = 0; i < (1 << 20); i += 4096) block[i] = 1;  // touch it: it is really used
-    }
+    grow_forever();
+    return 0;
   }
-  if (theater_msg_is(msg, len, "fail")) return theater_fail_str("asked to fail"), 0;
+  if (theater_msg_is(msg, len, "fail")) {
+    theater_fail_str("asked to fail");  // fails once this handler returns
+    return 0;
+  }
   if (theater_msg_is(msg, len, "status")) return 1;
-  if (theater_msg_is(msg, len, "exit")) return theater_exit_str("bye"), 0;
-  ++handled;
+  if (theater_msg_is(msg, len, "exit")) {
+    theater_exit_str("bye");
+    return is_request ? theater_reply_str("bye") < 0 : 0;
+  }
   char buf[48];
-  int n = snprintf(buf, sizeof buf, "%lld", handled);
-  if (theater_state_set(buf, n) < 0) return 1;
-  n = snprintf(buf, sizeof buf, "ok, handled %lld", handled);
-  if (is_request) return theater_reply(buf, n) < 0;
+  if (theater_msg_is(msg, len, "count")) {
+    snprintf(buf, sizeof buf, "%lld", handled);
+  } else {
+    ++handled;
+    if (theater_state_set_int(handled) < 0) return 1;
+    snprintf(buf, sizeof buf, "ok, handled %lld", handled);
+  }
+  if (is_request) return theater_reply_str(buf) < 0;
   theater_log(THEATER_INFO, buf);
   return 0;
 }
 
-THEATER_EXPORT(theater_handle_request)
-int32_t on_request(const uint8_t* msg, int32_t len) { return handle(msg, len, 1); }
+THEATER_HANDLE_REQUEST(on_request) { return handle(msg, len, 1); }
 
-THEATER_EXPORT(theater_handle_send)
-int32_t on_send(const uint8_t* msg, int32_t len) { return handle(msg, len, 0); }
+THEATER_HANDLE_SEND(on_send) { return handle(msg, len, 0); }

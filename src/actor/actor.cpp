@@ -249,12 +249,9 @@ void Actor::start_children(uint32_t reason) {
   for (const auto& kid : kids) {
     auto child = runtime_.find(kid);
     if (!child || child->status() != ActorStatus::Starting) continue;
-    await([&](std::function<void()> wake) {
-      SystemMessage m{SystemMessage::Init};
-      m.reason = abi::kRestart;
-      m.done = std::move(wake);
-      child->deliver_system(std::move(m));
-    });
+    SystemMessage m{SystemMessage::Init};
+    m.reason = abi::kRestart;
+    runtime_.system_and_wait(this, *child, std::move(m));
   }
 }
 

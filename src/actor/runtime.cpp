@@ -132,12 +132,9 @@ std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
 std::string Runtime::spawn_from(Actor& parent, const Manifest& manifest,
                                 std::optional<Bytes> init_state) {
   auto actor = create_actor(manifest, std::move(init_state), &parent == root_.get() ? "" : parent.id);
-  wait_for(&parent, [&](std::function<void()> wake) {
-    SystemMessage m{SystemMessage::Init};
-    m.reason = abi::kFirstStart;
-    m.done = std::move(wake);
-    actor->deliver_system(std::move(m));
-  });
+  SystemMessage m{SystemMessage::Init};
+  m.reason = abi::kFirstStart;
+  system_and_wait(&parent, *actor, std::move(m));
   return actor->id;
 }
 
@@ -145,12 +142,9 @@ std::string Runtime::spawn(const Manifest& manifest, std::optional<Bytes> init_s
                            const std::string& parent) {
   auto actor = create_actor(manifest, std::move(init_state), parent);
   record(*actor, "created", manifest.source);
-  wait_for(nullptr, [&](std::function<void()> wake) {
-    SystemMessage m{SystemMessage::Init};
-    m.reason = abi::kFirstStart;
-    m.done = std::move(wake);
-    actor->deliver_system(std::move(m));
-  });
+  SystemMessage m{SystemMessage::Init};
+  m.reason = abi::kFirstStart;
+  system_and_wait(nullptr, *actor, std::move(m));
   return actor->id;
 }
 
@@ -196,43 +190,33 @@ RequestResult Runtime::request(const std::string& to, Bytes message,
   return future.get();
 }
 
-bool Runtime::stop(const std::string& id) {
+bool Runtime::in_parents_turn(const std::string& id,
+                               void (Runtime::*step)(Actor& parent, const std::string& id)) {
   auto actor = find(id);
   if (!actor || !actor->module) return false;
   Actor& parent = actor->parent.empty() ? *root_ : *find(actor->parent);
   // The parent's turn performs it, so it is ordered with the parent's other supervision work.
-  std::promise<void> done;
   SystemMessage m{SystemMessage::Run};
-  m.fn = [this, &parent, id] { stop_from(parent, id); };
-  m.done = [&done] { done.set_value(); };
-  parent.deliver_system(std::move(m));
-  done.get_future().wait();
+  m.fn = [this, &parent, id, step] { (this->*step)(parent, id); };
+  system_and_wait(nullptr, parent, std::move(m));
   return true;
 }
 
-bool Runtime::restart(const std::string& id) {
-  auto actor = find(id);
-  if (!actor || !actor->module) return false;
-  Actor& parent = actor->parent.empty() ? *root_ : *find(actor->parent);
-  std::promise<void> done;
-  SystemMessage m{SystemMessage::Run};
-  m.fn = [this, &parent, id] { restart_from(parent, id); };
-  m.done = [&done] { done.set_value(); };
-  parent.deliver_system(std::move(m));
-  done.get_future().wait();
-  return true;
+bool Runtime::stop(const std::string& id) { return in_parents_turn(id, &Runtime::stop_from); }
+
+bool Runtime::restart(const std::string& id) { return in_parents_turn(id, &Runtime::restart_from); }
+
+void Runtime::system_and_wait(Actor* caller, Actor& target, SystemMessage m) {
+  wait_for(caller, [&](std::function<void()> wake) {
+    m.done = std::move(wake);
+    target.deliver_system(std::move(m));
+  });
 }
 
 void Runtime::stop_from(Actor& caller, const std::string& id) {
   auto child = find(id);
   if (!child) return;
-  if (child->status() != ActorStatus::Stopped) {
-    wait_for(&caller, [&](std::function<void()> wake) {
-      SystemMessage m{SystemMessage::Stop};
-      m.done = std::move(wake);
-      child->deliver_system(std::move(m));
-    });
-  }
+  if (child->status() != ActorStatus::Stopped) system_and_wait(&caller, *child, SystemMessage{SystemMessage::Stop});
   caller.remove_child(id);
   unregister(id);
 }
@@ -240,11 +224,7 @@ void Runtime::stop_from(Actor& caller, const std::string& id) {
 void Runtime::terminate_from(Actor& caller, const std::string& id) {
   auto child = find(id);
   if (!child || child->status() == ActorStatus::Stopped) return;
-  wait_for(&caller, [&](std::function<void()> wake) {
-    SystemMessage m{SystemMessage::Terminate};
-    m.done = std::move(wake);
-    child->deliver_system(std::move(m));
-  });
+  system_and_wait(&caller, *child, SystemMessage{SystemMessage::Terminate});
 }
 
 void Runtime::restart_from(Actor& caller, const std::string& id) {
@@ -253,12 +233,9 @@ void Runtime::restart_from(Actor& caller, const std::string& id) {
   terminate_from(caller, id);
   child->restarts_.fetch_add(1);
   record(*child, "restarting", fmt::format("restart {}", child->restarts()));
-  wait_for(&caller, [&](std::function<void()> wake) {
-    SystemMessage m{SystemMessage::Init};
-    m.reason = abi::kRestart;
-    m.done = std::move(wake);
-    child->deliver_system(std::move(m));
-  });
+  SystemMessage m{SystemMessage::Init};
+  m.reason = abi::kRestart;
+  system_and_wait(&caller, *child, std::move(m));
 }
 
 void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const Failure& failure) {
@@ -364,12 +341,9 @@ void Runtime::shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
-  std::promise<void> done;
   SystemMessage m{SystemMessage::Run};
   m.fn = [this] { root_->stop_children(); };
-  m.done = [&done] { done.set_value(); };
-  root_->deliver_system(std::move(m));
-  done.get_future().wait();
+  system_and_wait(nullptr, *root_, std::move(m));
 }
 
 bool Runtime::wait_idle(std::chrono::milliseconds timeout) {

@@ -108,6 +108,10 @@ class Runtime {
   // Start a child inside the parent's turn, waiting (in the parent's fiber) for its init.
   std::string spawn_from(Actor& parent, const Manifest& manifest, std::optional<Bytes> init_state);
 
+  // Delivers a system message to target and waits until it is handled: in caller's fiber when
+  // called from an actor's turn (caller non-null), else by blocking this outside thread.
+  void system_and_wait(Actor* caller, Actor& target, SystemMessage message);
+
   // Monitors: watcher is told (Down) when target stops.
   int32_t monitor(const std::string& watcher, const std::string& target);
   int32_t demonitor(const std::string& watcher, const std::string& target);
@@ -130,6 +134,7 @@ class Runtime {
   void apply_decision(Actor& parent, Actor& child, supervision::Decision decision,
                       const std::string& why);
   void escalate(Actor& parent, const std::string& why);
+  bool in_parents_turn(const std::string& id, void (Runtime::*step)(Actor& parent, const std::string& id));
   Bytes initial_state(const Manifest& manifest, std::optional<Bytes> init_state);
 
   RuntimeConfig config_;

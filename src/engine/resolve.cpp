@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/instrument.hpp"
+
 namespace theater::engine {
 
 namespace {
@@ -53,6 +55,16 @@ std::vector<HostFunction> resolve_imports(const ModuleInfo& info, const Linker& 
     slots.push_back(host->fn);
   }
   return slots;
+}
+
+PreparedModule prepare_module(std::span<const uint8_t> wasm, const Linker& linker,
+                              std::string_view label) {
+  PreparedModule p;
+  p.info = inspect(wasm, label);
+  p.instrumented = instrument(wasm, label);
+  p.linked = inspect(p.instrumented, label);
+  p.slots = resolve_imports(p.linked, linker, label);
+  return p;
 }
 
 }  // namespace theater::engine

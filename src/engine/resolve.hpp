@@ -19,4 +19,14 @@ uint64_t builtin_memory_grow(Instance& instance, const uint64_t* args);
 
 inline constexpr int32_t kDefaultFuel = 100000;
 
+// What every tier does before its own work: validate, instrument, validate the result, link.
+struct PreparedModule {
+  ModuleInfo info;                    // the module as written (what callers see)
+  std::vector<uint8_t> instrumented;  // what the tier compiles or interprets
+  ModuleInfo linked;                  // the instrumented module's imports and exports
+  std::vector<HostFunction> slots;    // one host function per import of `linked`
+};
+PreparedModule prepare_module(std::span<const uint8_t> wasm, const Linker& linker,
+                              std::string_view label);
+
 }  // namespace theater::engine

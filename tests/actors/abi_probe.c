@@ -23,12 +23,12 @@
 
 static int alloc_zero;
 
-void* theater_alloc(int32_t size) {
+THEATER_EXPORT("theater_alloc") void* theater_alloc(int32_t size) {
   if (alloc_zero) return 0;
-  return malloc(size > 0 ? (size_t)size : 1);
+  return theater_default_alloc(size);
 }
 
-THEATER_EXPORT(theater_init)
+THEATER_EXPORT("theater_init")
 int32_t on_init(const uint8_t* state, int32_t len, int32_t reason) {
   if (len >= 4 && memcmp(state, "keep", 4) == 0) return 0;
   char buf[256];
@@ -78,7 +78,7 @@ static int32_t badptr(const char* name) {
   return -100;
 }
 
-THEATER_EXPORT(theater_handle_request)
+THEATER_EXPORT("theater_handle_request")
 int32_t on_request(const uint8_t* msg, int32_t len) {
   theater_buf b = {0, 0};
   if (theater_msg_is(msg, len, "self_id")) return reply_buf(&b, theater_self_id(&b));
@@ -137,15 +137,15 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
   }
   if (theater_msg_is(msg, len, "put")) {
     const char* x = arg_str(msg, len);
-    return reply_buf(&b, theater_store_put(x, theater_slen(x), &b));
+    return reply_buf(&b, theater_store_put_str(x, &b));
   }
-  if (theater_msg_is(msg, len, "get")) return reply_buf(&b, theater_store_get(arg_str(msg, len), &b));
+  if (theater_msg_is(msg, len, "get")) return reply_buf(&b, theater_store_get_str(arg_str(msg, len), &b));
   if (theater_msg_is(msg, len, "spawn_echo")) {
-    return reply_buf(&b, theater_spawn("name = \"echo\"\ncomponent = \"echo.wasm\"\nhandlers = [\"message-server\"]\n",
-                                       "", 0, &b));
+    return reply_buf(&b, theater_spawn_str("name = \"echo\"\ncomponent = \"echo.wasm\"\nhandlers = [\"message-server\"]\n",
+                                           "", &b));
   }
   if (theater_msg_is(msg, len, "children")) return reply_buf(&b, theater_list_children(&b));
-  if (theater_msg_is(msg, len, "stop")) return reply_rc(theater_stop_child(arg_str(msg, len)));
+  if (theater_msg_is(msg, len, "stop")) return reply_rc(theater_stop_child_str(arg_str(msg, len)));
   if (theater_msg_is(msg, len, "exit")) {
     theater_exit_str(arg_str(msg, len));
     return theater_reply_str("exiting") < 0;
@@ -160,19 +160,17 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
     char* space = strchr(args, ' ');
     const char* body = space ? space + 1 : "";
     if (space) *space = '\0';
-    if (is_open) return reply_buf(&b, theater_channel_open(args, body, theater_slen(body), &b));
-    theater_buf ch = {(uint8_t*)args, theater_slen(args)};
-    return reply_rc(theater_channel_send(&ch, body, theater_slen(body)));
+    if (is_open) return reply_buf(&b, theater_channel_open_str(args, body, &b));
+    return reply_rc(theater_channel_send_str(args, body));
   }
   if (theater_msg_is(msg, len, "chclose")) {
     const char* c = arg_str(msg, len);
-    theater_buf ch = {(uint8_t*)c, theater_slen(c)};
-    return reply_rc(theater_channel_close(&ch));
+    return reply_rc(theater_channel_close_str(c));
   }
-  if (theater_msg_is(msg, len, "child_state")) return reply_buf(&b, theater_child_state(arg_str(msg, len), &b));
-  if (theater_msg_is(msg, len, "child_events")) return reply_buf(&b, theater_child_events(arg_str(msg, len), &b));
-  if (theater_msg_is(msg, len, "restart")) return reply_rc(theater_restart_child(arg_str(msg, len)));
-  if (theater_msg_is(msg, len, "monitor")) return reply_rc(theater_monitor(arg_str(msg, len)));
+  if (theater_msg_is(msg, len, "child_state")) return reply_buf(&b, theater_child_state_str(arg_str(msg, len), &b));
+  if (theater_msg_is(msg, len, "child_events")) return reply_buf(&b, theater_child_events_str(arg_str(msg, len), &b));
+  if (theater_msg_is(msg, len, "restart")) return reply_rc(theater_restart_child_str(arg_str(msg, len)));
+  if (theater_msg_is(msg, len, "monitor")) return reply_rc(theater_monitor_str(arg_str(msg, len)));
   if (theater_msg_is(msg, len, "alloc0")) {
     alloc_zero = 1;
     theater_state_get(&b);  // the runtime must fail this handler: theater_alloc returned 0
@@ -181,21 +179,21 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
   return theater_reply_str("unknown") < 0;
 }
 
-THEATER_EXPORT(theater_handle_timer)
+THEATER_EXPORT("theater_handle_timer")
 int32_t on_timer(int64_t tag) {
   char buf[32];
   int n = snprintf(buf, sizeof buf, "timer=%lld", (long long)tag);
   return theater_state_set(buf, n) < 0;
 }
 
-THEATER_EXPORT(theater_handle_channel_open)
+THEATER_EXPORT("theater_handle_channel_open")
 int32_t on_channel_open(const uint8_t* ch, int32_t ch_len, const uint8_t* msg, int32_t len) {
   (void)ch;
   (void)ch_len;
   return theater_msg_is(msg, len, "refuse") ? 0 : 1;
 }
 
-THEATER_EXPORT(theater_handle_channel_message)
+THEATER_EXPORT("theater_handle_channel_message")
 int32_t on_channel_message(const uint8_t* ch, int32_t ch_len, const uint8_t* msg, int32_t len) {
   (void)ch;
   (void)ch_len;
@@ -204,17 +202,17 @@ int32_t on_channel_message(const uint8_t* ch, int32_t ch_len, const uint8_t* msg
   return theater_state_set(buf, n) < 0;
 }
 
-THEATER_EXPORT(theater_handle_channel_close)
+THEATER_EXPORT("theater_handle_channel_close")
 int32_t on_channel_close(const uint8_t* ch, int32_t ch_len) {
   char buf[256];
   int n = snprintf(buf, sizeof buf, "closed=%.*s", (int)ch_len, (const char*)ch);
   return theater_state_set(buf, n) < 0;
 }
 
-THEATER_EXPORT(theater_shutdown)
+THEATER_EXPORT("theater_shutdown")
 int32_t on_shutdown(void) { return theater_state_set_str("shutdown") < 0; }
 
-THEATER_EXPORT(theater_handle_down)
+THEATER_EXPORT("theater_handle_down")
 int32_t on_down(const uint8_t* id, int32_t id_len, const uint8_t* reason, int32_t reason_len) {
   char buf[512];
   int n = snprintf(buf, sizeof buf, "down=%.*s %.*s", (int)id_len, (const char*)id, (int)reason_len,
@@ -222,7 +220,7 @@ int32_t on_down(const uint8_t* id, int32_t id_len, const uint8_t* reason, int32_
   return theater_state_set(buf, n) < 0;
 }
 
-THEATER_EXPORT(theater_handle_child_exit)
+THEATER_EXPORT("theater_handle_child_exit")
 int32_t on_child_exit(const uint8_t* id, int32_t id_len, const uint8_t* result, int32_t len) {
   (void)id;
   (void)id_len;
@@ -231,7 +229,7 @@ int32_t on_child_exit(const uint8_t* id, int32_t id_len, const uint8_t* result, 
   return theater_state_set(buf, n) < 0;
 }
 
-THEATER_EXPORT(theater_handle_child_error)
+THEATER_EXPORT("theater_handle_child_error")
 int32_t on_child_error(const uint8_t* id, int32_t id_len, const uint8_t* err, int32_t len) {
   (void)id;
   (void)id_len;

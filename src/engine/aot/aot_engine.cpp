@@ -558,14 +558,11 @@ class AotEngine final : public Engine {
 
   std::shared_ptr<Module> load(std::span<const uint8_t> wasm, const Linker& linker,
                                std::string_view label) override {
-    ModuleInfo info = inspect(wasm, label);
-    std::vector<uint8_t> instrumented = instrument(wasm, label);
-    ModuleInfo linked = inspect(instrumented, label);
-    auto slots = resolve_imports(linked, linker, label);
-    const std::string key = sha256_hex(instrumented) + "-" + toolchain_id_.substr(0, 16);
-    auto so = shared_object(key, instrumented, linked, label);
+    auto p = prepare_module(wasm, linker, label);
+    const std::string key = sha256_hex(p.instrumented) + "-" + toolchain_id_.substr(0, 16);
+    auto so = shared_object(key, p.instrumented, p.linked, label);
     // The caller sees the module as written, with the instrumented exports' trampolines behind it.
-    return std::make_shared<AotModule>(std::move(info), std::move(so), std::move(slots));
+    return std::make_shared<AotModule>(std::move(p.info), std::move(so), std::move(p.slots));
   }
 
  private:

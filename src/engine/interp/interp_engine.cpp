@@ -118,26 +118,23 @@ class InterpEngine final : public Engine {
   }
   std::shared_ptr<Module> load(std::span<const uint8_t> wasm, const Linker& linker,
                                std::string_view label) override {
-    ModuleInfo info = inspect(wasm, label);
-    std::vector<uint8_t> instrumented = instrument(wasm, label);
-    ModuleInfo linked = inspect(instrumented, label);
-    auto slots = resolve_imports(linked, linker, label);
+    auto p = prepare_module(wasm, linker, label);
     std::shared_ptr<const interp::ParsedModule> parsed;
     {
       std::lock_guard lock(mutex_);
-      if (auto it = parsed_.find(linked.sha256); it != parsed_.end()) {
+      if (auto it = parsed_.find(p.linked.sha256); it != parsed_.end()) {
         parsed = it->second.lock();
         if (parsed) ++stats_.memory_hits;
       }
     }
     if (!parsed) {
       std::string error;
-      parsed = interp::parse_module(instrumented.data(), instrumented.size(), &error);
+      parsed = interp::parse_module(p.instrumented.data(), p.instrumented.size(), &error);
       if (!parsed) throw LoadError(fmt::format("{}: {}", label, error));
       std::lock_guard lock(mutex_);
-      parsed_[linked.sha256] = parsed;
+      parsed_[p.linked.sha256] = parsed;
     }
-    return std::make_shared<InterpModule>(std::move(info), std::move(parsed), std::move(slots));
+    return std::make_shared<InterpModule>(std::move(p.info), std::move(parsed), std::move(p.slots));
   }
 
  private:
