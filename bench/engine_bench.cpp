@@ -88,11 +88,23 @@ void BM_Fib(benchmark::State& state) {
   }
 }
 
+// The same fib in C, for the cost of wasm (bounds checks, call-depth count, fuel checks).
+[[gnu::noinline]] uint32_t fib_native(uint32_t n) { return n < 2 ? n : fib_native(n - 1) + fib_native(n - 2); }
+
+void BM_FibNative(benchmark::State& state) {
+  for (auto _ : state) {
+    uint32_t n = static_cast<uint32_t>(state.range(0));
+    benchmark::DoNotOptimize(n);
+    benchmark::DoNotOptimize(fib_native(n));
+  }
+}
+
 // range(0): 0 = AOT, 1 = interpreter
 BENCHMARK(BM_Instantiate)->ArgName("interp")->Arg(0)->Arg(1);
 BENCHMARK(BM_HostCall)->ArgName("interp")->Arg(0)->Arg(1);
 BENCHMARK(BM_CallIntoWasm)->ArgName("interp")->Arg(0)->Arg(1);
 BENCHMARK(BM_Fib)->ArgNames({"interp", "n"})->Args({0, 25})->Args({1, 20});
+BENCHMARK(BM_FibNative)->ArgName("n")->Arg(25);
 
 }  // namespace
 
