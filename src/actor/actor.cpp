@@ -123,11 +123,36 @@ void Actor::turn_body() {
       handle_system(*sys);
       continue;
     }
-    if (status() != ActorStatus::Running) return;
+    if (status() != ActorStatus::Running) break;
     auto msg = mailbox_.pop();
-    if (!msg) return;
+    if (!msg) break;
     handle_message(*msg);
   }
+  last_active_ = std::chrono::steady_clock::now();
+  arm_hibernation();
+}
+
+// An idle actor gives its instance back: only the committed state stays, and the next message
+// brings a fresh instance (theater_init reason 3, "resume").
+void Actor::arm_hibernation() {
+  const auto after = runtime_.config().hibernate_after;
+  if (after.count() <= 0 || !instance_ || hibernation_armed_.exchange(true)) return;
+  runtime_.scheduler().after(after, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->hibernation_armed_.store(false);
+    SystemMessage m{SystemMessage::Run};
+    m.fn = [raw = self.get()] { raw->hibernate_if_idle(); };
+    self->deliver_system(std::move(m));
+  });
+}
+
+void Actor::hibernate_if_idle() {
+  const auto after = runtime_.config().hibernate_after;
+  if (!instance_ || status() != ActorStatus::Running || !mailbox_.empty()) return;
+  if (std::chrono::steady_clock::now() - last_active_ < after) return;  // busy since: re-armed
+  drop_instance();
+  runtime_.record(*this, "hibernated", fmt::format("{} state bytes kept", committed_state().size()));
 }
 
 bool Actor::await(const std::function<void(std::function<void()> wake)>& start) {
@@ -285,6 +310,7 @@ bool Actor::ensure_instance(uint32_t reason) {
   if (instance_->has_function("_initialize")) {
     if (!invoke("_initialize", {}, "_initialize")) return false;
   }
+  if (reason == abi::kResume) runtime_.record(*this, "resumed", "fresh instance, committed state");
   if (instance_->has_function("theater_init")) {
     const Bytes state = committed_state();
     auto ptr = place_bytes(state);

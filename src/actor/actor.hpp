@@ -134,6 +134,8 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // After a successful init: first start runs [[children]]; a restart brings back the children
   // that were terminated when this actor failed (same ids, their committed states).
   void start_children(uint32_t reason);
+  void arm_hibernation();
+  void hibernate_if_idle();
   void finish_stop();
   // Copies bytes into the actor's memory via theater_alloc; returns ptr or nullopt (call failed).
   std::optional<uint32_t> place_bytes(std::string_view bytes);
@@ -160,7 +162,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};
   bool handler_running_ = false;
-  bool exited_ = false;  // the last handler ended the actor normally (exit / proc_exit) [turn]
+  bool exited_ = false;
+  std::chrono::steady_clock::time_point last_active_{};  // end of the last turn [turn]
+  std::atomic<bool> hibernation_armed_{false};  // the last handler ended the actor normally (exit / proc_exit) [turn]
 };
 
 }  // namespace theater

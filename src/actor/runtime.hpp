@@ -30,6 +30,8 @@ struct RuntimeConfig {
   engine::EngineConfig engine;
   unsigned workers = 0;  // 0 = one per core
   std::filesystem::path data_dir;  // empty: nothing is written to disk
+  // An actor idle this long drops its instance and keeps only its committed state (0 = never).
+  std::chrono::milliseconds hibernate_after{0};
   // How the runtime supervises top-level actors (it is the root of every tree).
   SupervisionSpec root_supervision;
 };

@@ -93,6 +93,22 @@ TEST_P(RuntimeTest, CrashLoopPastIntensityStopsTheTree) {
   EXPECT_NE(runtime->tree_stopped_reason()->find("crasher"), std::string::npos);
 }
 
+TEST_P(RuntimeTest, IdleActorsHibernateAndResumeWithTheirState) {
+  RuntimeConfig config;
+  config.engine.tier = GetParam();
+  config.hibernate_after = 50ms;
+  make_runtime(config);
+  auto id = runtime->spawn(example("counter"));
+  EXPECT_EQ(runtime->send(id, "inc"), abi::kOk);
+  EXPECT_EQ(runtime->send(id, "inc"), abi::kOk);
+  for (int i = 0; i < 200 && events_of(id, "hibernated").empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(events_of(id, "hibernated").size(), 1u);
+  EXPECT_TRUE(events_of(id, "resumed").empty());
+  EXPECT_EQ(runtime->request(id, "get").reply, "2");  // a fresh instance, reason 3
+  EXPECT_EQ(events_of(id, "resumed").size(), 1u);
+  EXPECT_TRUE(events_of(id, "failed").empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, RuntimeTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp),
                          tier_name);
 
