@@ -133,7 +133,8 @@ int run(CLI::App& cmd, const RunOptions& o) {
   } else {
     std::signal(SIGINT, [](int) { g_interrupted = 1; });
     std::signal(SIGTERM, [](int) { g_interrupted = 1; });
-    while (!g_interrupted && !runtime.tree_stopped_reason()) {
+    // Until Ctrl-C, an escalation at the root, or the last top-level actor ending normally.
+    while (!g_interrupted && !runtime.tree_stopped_reason() && !runtime.top_level().empty()) {
       runtime.wait_tree_stopped(std::chrono::milliseconds(100));
     }
   }
