@@ -1,7 +1,10 @@
 // Validation and description of modules (wabt), plus the small out-of-line parts of engine.hpp.
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <wabt/cast.h>
 
@@ -14,23 +17,26 @@ namespace theater::engine {
 namespace {
 
 struct FeatureName {
-  void (wabt::Features::*enable)();
+  void (wabt::Features::*set)(bool);
   const char* name;
 };
 
-// Features wabt can read but this engine refuses, with the names users know them by.
+// Features wabt can read but wasm2c 1.0.32 cannot compile, by the names users know them by.
 constexpr FeatureName kUnsupported[] = {
-    {&wabt::Features::enable_simd, "SIMD"},
-    {&wabt::Features::enable_threads, "threads (shared memory and atomics)"},
-    {&wabt::Features::enable_exceptions, "exception handling"},
-    {&wabt::Features::enable_tail_call, "tail calls"},
-    {&wabt::Features::enable_memory64, "64-bit memory"},
-    {&wabt::Features::enable_multi_memory, "multiple memories"},
-    {&wabt::Features::enable_gc, "garbage collection"},
-    {&wabt::Features::enable_function_references, "typed function references"},
-    {&wabt::Features::enable_extended_const, "extended constant expressions"},
-    {&wabt::Features::enable_relaxed_simd, "relaxed SIMD"},
+    {&wabt::Features::set_simd_enabled, "SIMD (v128)"},
+    {&wabt::Features::set_threads_enabled, "threads (shared memory, atomics)"},
+    {&wabt::Features::set_exceptions_enabled, "exception handling"},
+    {&wabt::Features::set_tail_call_enabled, "tail calls"},
+    {&wabt::Features::set_memory64_enabled, "64-bit memory (memory64)"},
+    {&wabt::Features::set_multi_memory_enabled, "multiple memories"},
+    {&wabt::Features::set_gc_enabled, "garbage collection (GC)"},
+    {&wabt::Features::set_function_references_enabled, "typed function references"},
+    {&wabt::Features::set_extended_const_enabled, "extended constant expressions"},
+    {&wabt::Features::set_relaxed_simd_enabled, "relaxed SIMD"},
 };
+
+constexpr uint8_t kMagic[] = {0x00, 'a', 's', 'm'};
+constexpr size_t kHeaderSize = 8;  // magic + version
 
 bool parses(std::span<const uint8_t> wasm, const wabt::Features& features, wabt::Errors* errors,
             wabt::Module* out) {
@@ -46,32 +52,82 @@ bool parses(std::span<const uint8_t> wasm, const wabt::Features& features, wabt:
   return wabt::Succeeded(wabt::ValidateModule(target, errors, vopts));
 }
 
-std::string first_error(const wabt::Errors& errors) {
-  if (errors.empty()) return "invalid module";
-  std::string text = errors.front().message;
-  if (text.find("bad magic") != std::string::npos) return "not a WebAssembly module (bad magic number)";
-  if (text.find("extends past end") != std::string::npos || text.find("unable to read") != std::string::npos) {
-    return "truncated module (" + text + ")";
-  }
-  return fmt::format("{} (at byte {:#x})", text, errors.front().loc.offset);
+bool parses(std::span<const uint8_t> wasm, const wabt::Features& features) {
+  wabt::Errors ignored;
+  return parses(wasm, features, &ignored, nullptr);
 }
 
-ValType val_type(wabt::Type t, std::string_view label) {
+// wabt calls every short input a bad magic number; a cut-off header deserves its own message.
+std::optional<std::string> header_problem(std::span<const uint8_t> wasm) {
+  if (wasm.empty()) return "not a WebAssembly module (empty input)";
+  const size_t n = std::min(wasm.size(), sizeof kMagic);
+  if (std::memcmp(wasm.data(), kMagic, n) != 0) return "not a WebAssembly module (bad magic)";
+  if (wasm.size() < kHeaderSize) return "truncated module (the input ends inside the header)";
+  return std::nullopt;
+}
+
+// Reads an unsigned LEB128 of at most 5 bytes at `pos`; nullopt if the input ends inside it.
+// An over-long encoding is left to wabt to report (it returns what was read so far).
+std::optional<uint64_t> read_leb_u32(std::span<const uint8_t> wasm, size_t& pos) {
+  uint64_t value = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (pos >= wasm.size()) return std::nullopt;
+    const uint8_t byte = wasm[pos++];
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  return value;
+}
+
+// True if the input ends inside a section: the file was cut off. (A cut exactly between sections
+// leaves a shorter module that may even be valid; only wabt's checks can notice that.)
+bool ends_inside_a_section(std::span<const uint8_t> wasm) {
+  size_t pos = kHeaderSize;
+  while (pos < wasm.size()) {
+    ++pos;  // section id
+    const auto size = read_leb_u32(wasm, pos);
+    if (!size || *size > wasm.size() - pos) return true;
+    pos += *size;
+  }
+  return false;
+}
+
+// The unsupported features the module needs: those it stops validating without, once all of them
+// are allowed. Empty if allowing them all does not make it valid (it has some other problem).
+std::vector<const char*> unsupported_features_used(std::span<const uint8_t> wasm) {
+  wabt::Features all = supported_features();
+  for (const auto& f : kUnsupported) (all.*f.set)(true);
+  std::vector<const char*> used;
+  if (!parses(wasm, all)) return used;
+  for (const auto& f : kUnsupported) {
+    wabt::Features without = all;
+    (without.*f.set)(false);
+    if (!parses(wasm, without)) used.push_back(f.name);
+  }
+  return used;
+}
+
+std::string first_error(const wabt::Errors& errors) {
+  if (errors.empty()) return "invalid module";
+  return fmt::format("{} (at byte {:#x})", errors.front().message, errors.front().loc.offset);
+}
+
+ValType val_type(wabt::Type t, std::string_view where, std::string_view label) {
   switch (t) {
     case wabt::Type::I32: return ValType::I32;
     case wabt::Type::I64: return ValType::I64;
     case wabt::Type::F32: return ValType::F32;
     case wabt::Type::F64: return ValType::F64;
     default:
-      throw LoadError(fmt::format("{}: a function signature uses type {}, which actors cannot use", label,
-                                  t.GetName()));
+      throw LoadError(fmt::format("{}: {} uses type {} in its signature, which actors cannot use",
+                                  label, where, t.GetName()));
   }
 }
 
-FuncSig func_sig(const wabt::FuncSignature& s, std::string_view label) {
+FuncSig func_sig(const wabt::FuncSignature& s, std::string_view where, std::string_view label) {
   FuncSig sig;
-  for (auto t : s.param_types) sig.params.push_back(val_type(t, label));
-  for (auto t : s.result_types) sig.results.push_back(val_type(t, label));
+  for (auto t : s.param_types) sig.params.push_back(val_type(t, where, label));
+  for (auto t : s.result_types) sig.results.push_back(val_type(t, where, label));
   return sig;
 }
 
@@ -86,20 +142,21 @@ const char* kind_name(wabt::ExternalKind k) {
   return "?";
 }
 
+const char* type_name(ValType t) {
+  switch (t) {
+    case ValType::I32: return "i32";
+    case ValType::I64: return "i64";
+    case ValType::F32: return "f32";
+    case ValType::F64: return "f64";
+  }
+  return "?";
+}
+
 }  // namespace
 
 wabt::Features supported_features() {
   wabt::Features f;  // wabt's defaults, minus what wasm2c 1.0.32 cannot compile
-  f.disable_simd();
-  f.disable_threads();
-  f.disable_exceptions();
-  f.disable_tail_call();
-  f.disable_memory64();
-  f.disable_multi_memory();
-  f.disable_gc();
-  f.disable_function_references();
-  f.disable_extended_const();
-  f.disable_relaxed_simd();
+  for (const auto& u : kUnsupported) (f.*u.set)(false);
   f.enable_mutable_globals();
   f.enable_sat_float_to_int();
   f.enable_sign_extension();
@@ -110,19 +167,21 @@ wabt::Features supported_features() {
 }
 
 void read_module(std::span<const uint8_t> wasm, std::string_view label, wabt::Module* out) {
-  if (wasm.size() < 8 || std::memcmp(wasm.data(), "\0asm", 4) != 0) {
-    throw LoadError(fmt::format("{}: not a WebAssembly module (bad magic number)", label));
-  }
+  if (auto problem = header_problem(wasm)) throw LoadError(fmt::format("{}: {}", label, *problem));
   wabt::Errors errors;
   if (parses(wasm, supported_features(), &errors, out)) return;
-  // Name the feature if enabling exactly one unsupported feature makes the module valid.
-  for (const auto& f : kUnsupported) {
-    wabt::Features with = supported_features();
-    (with.*f.enable)();
-    wabt::Errors ignored;
-    if (parses(wasm, with, &ignored, nullptr)) {
-      throw LoadError(fmt::format("{}: uses {}, which this engine does not support", label, f.name));
-    }
+  if (ends_inside_a_section(wasm)) {
+    throw LoadError(fmt::format("{}: truncated module (the input ends inside a section, after {} bytes)",
+                                label, wasm.size()));
+  }
+  const auto used = unsupported_features_used(wasm);
+  if (used.size() == 1) {
+    throw LoadError(fmt::format("{}: uses the WebAssembly feature {}, which this engine does not support",
+                                label, used.front()));
+  }
+  if (!used.empty()) {
+    throw LoadError(fmt::format("{}: uses the WebAssembly features {}, which this engine does not support",
+                                label, fmt::join(used, ", ")));
   }
   throw LoadError(fmt::format("{}: {}", label, first_error(errors)));
 }
@@ -134,7 +193,8 @@ ModuleInfo inspect(std::span<const uint8_t> wasm, std::string_view label) {
   info.sha256 = sha256_hex(wasm);
   for (const wabt::Import* imp : m.imports) {
     if (auto* fi = wabt::dyn_cast<wabt::FuncImport>(imp)) {
-      info.imports.push_back({imp->module_name, imp->field_name, func_sig(fi->func.decl.sig, label)});
+      const auto where = fmt::format("import {}.{}", imp->module_name, imp->field_name);
+      info.imports.push_back({imp->module_name, imp->field_name, func_sig(fi->func.decl.sig, where, label)});
     } else {
       info.other_imports.push_back(
           fmt::format("{}.{} ({})", imp->module_name, imp->field_name, kind_name(imp->kind())));
@@ -143,12 +203,13 @@ ModuleInfo inspect(std::span<const uint8_t> wasm, std::string_view label) {
   for (const wabt::Export* ex : m.exports) {
     if (ex->kind == wabt::ExternalKind::Func) {
       const wabt::Func* f = m.GetFunc(ex->var);
-      info.functions.push_back({ex->name, func_sig(f->decl.sig, label)});
+      info.functions.push_back({ex->name, func_sig(f->decl.sig, "export " + ex->name, label)});
     } else {
       info.other_exports.push_back(ex->name);
       if (ex->kind == wabt::ExternalKind::Memory && ex->name == "memory") info.exports_memory = true;
     }
   }
+  // wabt lists an imported memory first, like the index space does; multi-memory is refused.
   if (!m.memories.empty()) {
     const auto& limits = m.memories.front()->page_limits;
     info.memory_initial_pages = static_cast<uint32_t>(limits.initial);
@@ -160,14 +221,12 @@ ModuleInfo inspect(std::span<const uint8_t> wasm, std::string_view label) {
 // ---- small parts of engine.hpp -----------------------------------------------------------------
 
 std::string FuncSig::str() const {
-  auto list = [](const std::vector<ValType>& v) {
+  auto list = [](const std::vector<ValType>& types) {
     std::string s;
-    for (size_t i = 0; i < v.size(); ++i) {
-      static constexpr const char* kNames[] = {"i32", "i64", "f32", "f64"};
-      s += (i ? ", " : "") + std::string(kNames[static_cast<int>(v[i])]);
-    }
+    for (size_t i = 0; i < types.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", type_name(types[i]));
     return s;
   };
+  // A single result goes bare ("-> i32"); none or several are parenthesised ("-> ()").
   return fmt::format("({}) -> {}", list(params),
                      results.size() == 1 ? list(results) : "(" + list(results) + ")");
 }
@@ -211,14 +270,13 @@ const HostImport* Linker::find(std::string_view module, std::string_view name) c
 }
 
 bool Instance::in_bounds(uint32_t ptr, uint32_t len) {
-  const auto mem = memory();
-  return static_cast<uint64_t>(ptr) + len <= mem.size();
+  // In 64 bits: ptr + len must not wrap around to a small, seemingly valid end.
+  return static_cast<uint64_t>(ptr) + len <= memory().size();
 }
 
 std::optional<std::string> Instance::read_bytes(uint32_t ptr, uint32_t len) {
   if (!in_bounds(ptr, len)) return std::nullopt;
-  const auto mem = memory();
-  return std::string(reinterpret_cast<const char*>(mem.data()) + ptr, len);
+  return std::string(reinterpret_cast<const char*>(memory().data()) + ptr, len);
 }
 
 bool Instance::write_bytes(uint32_t ptr, std::span<const uint8_t> bytes) {
@@ -228,7 +286,8 @@ bool Instance::write_bytes(uint32_t ptr, std::span<const uint8_t> bytes) {
 }
 
 bool Instance::write_u32(uint32_t ptr, uint32_t value) {
-  return write_bytes(ptr, {reinterpret_cast<const uint8_t*>(&value), 4});
+  // Wasm memory is little-endian, and so is every host this runtime builds for (x86-64, arm64).
+  return write_bytes(ptr, {reinterpret_cast<const uint8_t*>(&value), sizeof value});
 }
 
 }  // namespace theater::engine

@@ -1,4 +1,6 @@
-// The module rewrite described in instrument.hpp, on wabt's IR.
+// The module rewrite described in instrument.hpp, on wabt's IR. The module is read without debug
+// names, so every reference in the IR is a plain index; the output carries no name section (wabt
+// keeps no custom sections), so nothing can describe the old index space.
 #include "engine/instrument.hpp"
 
 #include <wabt/binary-writer.h>
@@ -14,154 +16,194 @@ namespace theater::engine {
 
 namespace {
 
+using wabt::cast;
 using wabt::Index;
 
-constexpr uint32_t kInitialFuel = 10000;
+// The host sets the real budget (Instance::set_fuel) before it runs code; this only has to be
+// positive so that a start function runs a while before its first call to the host.
+constexpr int32_t kInitialFuel = 10000;
 
-// Appends a function type and returns its index (type indices never shift).
-Index add_func_type(wabt::Module& m, wabt::TypeVector params, wabt::TypeVector results) {
-  auto field = std::make_unique<wabt::TypeModuleField>();
+// The host imports take the first two function indices; everything the module had moves up.
+constexpr Index kFuelFunc = 0;   // theater.__fuel_exhausted () -> ()
+constexpr Index kGrowFunc = 1;   // theater.__memory_grow (i32) -> i32
+constexpr Index kHostFuncs = 2;
+
+wabt::Var index_var(Index i) { return wabt::Var(i, wabt::Location()); }
+
+// Calls fn on each expression list nested directly in e: block and loop bodies, if arms and
+// try bodies (exceptions are refused before we get here, but a walk that skipped a body would
+// silently leave stale indices in it).
+template <typename Fn>
+void for_each_body(wabt::Expr& e, Fn&& fn) {
+  switch (e.type()) {
+    case wabt::ExprType::Block: fn(cast<wabt::BlockExpr>(&e)->block.exprs); break;
+    case wabt::ExprType::Loop: fn(cast<wabt::LoopExpr>(&e)->block.exprs); break;
+    case wabt::ExprType::If:
+      fn(cast<wabt::IfExpr>(&e)->true_.exprs);
+      fn(cast<wabt::IfExpr>(&e)->false_);
+      break;
+    case wabt::ExprType::Try:
+      fn(cast<wabt::TryExpr>(&e)->block.exprs);
+      for (auto& c : cast<wabt::TryExpr>(&e)->catches) fn(c.exprs);
+      break;
+    default: break;
+  }
+}
+
+// ---- renumbering -------------------------------------------------------------------------------
+
+void shift(wabt::Var& func) { func.set_index(func.index() + kHostFuncs); }
+
+void shift_functions_in(wabt::ExprList& list) {
+  for (auto& e : list) {
+    switch (e.type()) {
+      case wabt::ExprType::Call: shift(cast<wabt::CallExpr>(&e)->var); break;
+      case wabt::ExprType::ReturnCall: shift(cast<wabt::ReturnCallExpr>(&e)->var); break;
+      case wabt::ExprType::RefFunc: shift(cast<wabt::RefFuncExpr>(&e)->var); break;
+      default: for_each_body(e, shift_functions_in); break;
+    }
+  }
+}
+
+// Every place wabt's IR holds a function index: code, exports, start, element segments (active,
+// passive and declared, whose plain index lists wabt reads as ref.func expressions) and global
+// initialisers (ref.func).
+void shift_all_function_indices(wabt::Module& m) {
+  for (wabt::Func* f : m.funcs) shift_functions_in(f->exprs);
+  for (wabt::Export* ex : m.exports) {
+    if (ex->kind == wabt::ExternalKind::Func) shift(ex->var);
+  }
+  for (wabt::Var* start : m.starts) shift(*start);
+  for (wabt::ElemSegment* seg : m.elem_segments) {
+    for (auto& list : seg->elem_exprs) shift_functions_in(list);
+  }
+  for (wabt::Global* g : m.globals) shift_functions_in(g->init_expr);
+}
+
+// ---- additions ---------------------------------------------------------------------------------
+
+// The index of a function type with this signature, reusing the module's own if it has one.
+Index func_type(wabt::Module& m, const wabt::FuncSignature& sig) {
+  const Index existing = m.GetFuncTypeIndex(sig);
+  if (existing != wabt::kInvalidIndex) return existing;
   auto type = std::make_unique<wabt::FuncType>();
-  type->sig.param_types = std::move(params);
-  type->sig.result_types = std::move(results);
-  m.types.push_back(type.get());
+  type->sig = sig;
+  auto field = std::make_unique<wabt::TypeModuleField>();
   field->type = std::move(type);
-  m.fields.push_back(std::move(field));
+  m.AppendField(std::move(field));
   return static_cast<Index>(m.types.size() - 1);
 }
 
-// Appends a function import after the existing ones. Callers shift defined functions first.
-void add_func_import(wabt::Module& m, std::string_view name, Index type,
-                     wabt::TypeVector params, wabt::TypeVector results) {
+// Inserts a function import before all others, taking function index 0. The import field goes
+// first in `fields` too: the validator builds its index space from the fields' order.
+void prepend_func_import(wabt::Module& m, std::string_view name, const wabt::FuncSignature& sig) {
   auto import = std::make_unique<wabt::FuncImport>();
   import->module_name = std::string(kHostModule);
   import->field_name = std::string(name);
   import->func.decl.has_func_type = true;
-  import->func.decl.type_var = wabt::Var(type, wabt::Location());
-  import->func.decl.sig.param_types = std::move(params);
-  import->func.decl.sig.result_types = std::move(results);
-  m.funcs.insert(m.funcs.begin() + m.num_func_imports, &import->func);
-  m.imports.push_back(import.get());
+  import->func.decl.type_var = index_var(func_type(m, sig));
+  import->func.decl.sig = sig;
+  m.funcs.insert(m.funcs.begin(), &import->func);
+  m.imports.insert(m.imports.begin(), import.get());
   ++m.num_func_imports;
-  m.fields.push_back(std::make_unique<wabt::ImportModuleField>(std::move(import)));
+  m.fields.push_front(std::make_unique<wabt::ImportModuleField>(std::move(import)));
 }
 
-// Every reference to a function index at or past `first` moves up by `by`.
-class FunctionShifter {
- public:
-  FunctionShifter(Index first, Index by) : first_(first), by_(by) {}
+void add_host_imports(wabt::Module& m) {
+  wabt::FuncSignature grow;
+  grow.param_types = {wabt::Type::I32};
+  grow.result_types = {wabt::Type::I32};
+  prepend_func_import(m, kGrowImport, grow);
+  prepend_func_import(m, kFuelImport, wabt::FuncSignature());  // in front of grow: index 0
+}
 
-  void var(wabt::Var& v) const {
-    if (v.is_index() && v.index() >= first_) v.set_index(v.index() + by_);
-  }
-  void exprs(wabt::ExprList& list) const {
-    for (auto& e : list) expr(e);
+// The fuel counter goes last in the global index space, so no global index of the module moves.
+Index add_fuel_global(wabt::Module& m) {
+  auto global = std::make_unique<wabt::GlobalModuleField>();
+  global->global.type = wabt::Type::I32;
+  global->global.mutable_ = true;
+  global->global.init_expr.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(kInitialFuel)));
+  m.AppendField(std::move(global));
+  const auto index = static_cast<Index>(m.globals.size() - 1);
+
+  auto exported = std::make_unique<wabt::ExportModuleField>();
+  exported->export_.name = std::string(kFuelExport);
+  exported->export_.kind = wabt::ExternalKind::Global;
+  exported->export_.var = index_var(index);
+  m.AppendField(std::move(exported));
+  return index;
+}
+
+// ---- code rewrite ------------------------------------------------------------------------------
+
+// Plants fuel checks at function entries and loop heads and routes memory.grow to the host.
+// Runs after the renumbering, with the final indices.
+class CodeRewriter {
+ public:
+  CodeRewriter(Index fuel_global, InstrumentStats& stats) : fuel_global_(fuel_global), stats_(stats) {}
+
+  void function(wabt::Func& f) {
+    rewrite(f.exprs);
+    prepend_fuel_check(f.exprs);
   }
 
  private:
-  void expr(wabt::Expr& e) const {
-    using wabt::cast;
-    switch (e.type()) {
-      case wabt::ExprType::Call: var(cast<wabt::CallExpr>(&e)->var); break;
-      case wabt::ExprType::ReturnCall: var(cast<wabt::ReturnCallExpr>(&e)->var); break;
-      case wabt::ExprType::RefFunc: var(cast<wabt::RefFuncExpr>(&e)->var); break;
-      case wabt::ExprType::Block: exprs(cast<wabt::BlockExpr>(&e)->block.exprs); break;
-      case wabt::ExprType::Loop: exprs(cast<wabt::LoopExpr>(&e)->block.exprs); break;
-      case wabt::ExprType::If: {
-        auto* i = cast<wabt::IfExpr>(&e);
-        exprs(i->true_.exprs);
-        exprs(i->false_);
-        break;
+  void rewrite(wabt::ExprList& list) {
+    for (auto it = list.begin(); it != list.end(); ++it) {
+      if (it->type() == wabt::ExprType::MemoryGrow) {
+        // Same stack effect, (i32) -> i32, so the call drops in where the instruction was.
+        it = list.insert(it, std::make_unique<wabt::CallExpr>(index_var(kGrowFunc)));
+        list.erase(std::next(it));
+        ++stats_.grows_routed;
+        continue;
       }
-      case wabt::ExprType::Try: {
-        auto* t = cast<wabt::TryExpr>(&e);
-        exprs(t->block.exprs);
-        for (auto& c : t->catches) exprs(c.exprs);
-        break;
-      }
-      default: break;
+      for_each_body(*it, [this](wabt::ExprList& body) { rewrite(body); });
+      // A branch to a loop jumps to the start of its body, so a check there runs every iteration.
+      if (it->type() == wabt::ExprType::Loop) prepend_fuel_check(cast<wabt::LoopExpr>(&*it)->block.exprs);
     }
   }
 
-  Index first_, by_;
-};
-
-void shift_functions(wabt::Module& m, Index first, Index by) {
-  FunctionShifter shift(first, by);
-  for (wabt::Func* f : m.funcs) shift.exprs(f->exprs);
-  for (wabt::Export* ex : m.exports) {
-    if (ex->kind == wabt::ExternalKind::Func) shift.var(ex->var);
-  }
-  for (wabt::Var* start : m.starts) shift.var(*start);
-  for (wabt::ElemSegment* seg : m.elem_segments) {
-    for (auto& list : seg->elem_exprs) shift.exprs(list);
-  }
-  for (wabt::Global* g : m.globals) shift.exprs(g->init_expr);
-}
-
-// Plants the fuel check and reroutes memory.grow, walking nested blocks.
-class Planter {
- public:
-  Planter(Index fuel_global, Index fuel_func, Index grow_func, InstrumentStats& stats)
-      : fuel_global_(fuel_global), fuel_func_(fuel_func), grow_func_(grow_func), stats_(stats) {}
-
-  void function(wabt::Func& f) {
-    walk(f.exprs);
-    plant_check(f.exprs);
-  }
-
- private:
-  wabt::Var idx(Index i) const { return wabt::Var(i, wabt::Location()); }
-
-  // fuel = fuel - 1; if (fuel < 0) __fuel_exhausted();
-  void plant_check(wabt::ExprList& list) {
+  // fuel -= 1; if (fuel < 0) __fuel_exhausted();   (stack-neutral, so valid at any block start)
+  void prepend_fuel_check(wabt::ExprList& list) {
     wabt::ExprList check;
-    check.push_back(std::make_unique<wabt::GlobalGetExpr>(idx(fuel_global_)));
+    check.push_back(std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_)));
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
     check.push_back(std::make_unique<wabt::BinaryExpr>(wabt::Opcode::I32Sub));
-    check.push_back(std::make_unique<wabt::GlobalSetExpr>(idx(fuel_global_)));
-    check.push_back(std::make_unique<wabt::GlobalGetExpr>(idx(fuel_global_)));
+    check.push_back(std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_)));
+    check.push_back(std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_)));
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(0)));
     check.push_back(std::make_unique<wabt::CompareExpr>(wabt::Opcode::I32LtS));
     auto branch = std::make_unique<wabt::IfExpr>();
-    branch->true_.exprs.push_back(std::make_unique<wabt::CallExpr>(idx(fuel_func_)));
+    branch->true_.exprs.push_back(std::make_unique<wabt::CallExpr>(index_var(kFuelFunc)));
     check.push_back(std::move(branch));
     list.splice(list.begin(), check);
     ++stats_.fuel_checks;
   }
 
-  void walk(wabt::ExprList& list) {
-    using wabt::cast;
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      switch (it->type()) {
-        case wabt::ExprType::MemoryGrow: {
-          auto call = std::make_unique<wabt::CallExpr>(idx(grow_func_));
-          it = list.insert(it, std::move(call));
-          list.erase(std::next(it));
-          ++stats_.grows_routed;
-          break;
-        }
-        case wabt::ExprType::Block: walk(cast<wabt::BlockExpr>(&*it)->block.exprs); break;
-        case wabt::ExprType::Loop: {
-          auto& body = cast<wabt::LoopExpr>(&*it)->block.exprs;
-          walk(body);
-          plant_check(body);
-          break;
-        }
-        case wabt::ExprType::If: {
-          auto* i = cast<wabt::IfExpr>(&*it);
-          walk(i->true_.exprs);
-          walk(i->false_);
-          break;
-        }
-        default: break;
-      }
-    }
-  }
-
-  Index fuel_global_, fuel_func_, grow_func_;
+  Index fuel_global_;
   InstrumentStats& stats_;
 };
+
+void validate(wabt::Module& m, std::string_view label) {
+  wabt::Errors errors;
+  wabt::ValidateOptions options(supported_features());
+  if (wabt::Failed(wabt::ValidateModule(&m, &errors, options))) {
+    throw LoadError(fmt::format(
+        "{}: the instrumented module does not validate ({}); this is a bug in the engine's "
+        "instrument(), not in the module",
+        label, errors.empty() ? "no message" : errors.front().message));
+  }
+}
+
+std::vector<uint8_t> write(const wabt::Module& m, std::string_view label) {
+  wabt::MemoryStream stream;
+  wabt::WriteBinaryOptions options(supported_features(), /*canonicalize_lebs=*/true,
+                                   /*relocatable=*/false, /*write_debug_names=*/false);
+  if (wabt::Failed(wabt::WriteBinaryModule(&stream, &m, options))) {
+    throw LoadError(fmt::format("{}: cannot write the instrumented module (a bug in the engine)", label));
+  }
+  return std::move(stream.output_buffer().data);
+}
 
 }  // namespace
 
@@ -169,47 +211,23 @@ std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view 
                                 InstrumentStats* stats_out) {
   wabt::Module m;
   read_module(wasm, label, &m);
+  if (m.GetExport(kFuelExport)) {
+    throw LoadError(fmt::format("{}: exports \"{}\", a name the engine reserves for itself", label,
+                                kFuelExport));
+  }
+  // Order matters: renumber the module's own references before anything refers to the new imports.
+  shift_all_function_indices(m);
+  add_host_imports(m);
+  const Index fuel_global = add_fuel_global(m);
+
   InstrumentStats stats;
+  CodeRewriter rewriter(fuel_global, stats);
+  for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) rewriter.function(*m.funcs[i]);
 
-  const Index first_defined = m.num_func_imports;
-  shift_functions(m, first_defined, 2);
-  const Index fuel_func = first_defined, grow_func = first_defined + 1;
-  add_func_import(m, kFuelImport, add_func_type(m, {}, {}), {}, {});
-  add_func_import(m, kGrowImport, add_func_type(m, {wabt::Type::I32}, {wabt::Type::I32}),
-                  {wabt::Type::I32}, {wabt::Type::I32});
-
-  // The fuel counter: a mutable global appended last, so no global index moves.
-  auto global = std::make_unique<wabt::GlobalModuleField>();
-  global->global.type = wabt::Type::I32;
-  global->global.mutable_ = true;
-  global->global.init_expr.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(kInitialFuel)));
-  const auto fuel_global = static_cast<Index>(m.globals.size());
-  m.globals.push_back(&global->global);
-  m.fields.push_back(std::move(global));
-  auto fuel_export = std::make_unique<wabt::ExportModuleField>();
-  fuel_export->export_.name = std::string(kFuelExport);
-  fuel_export->export_.kind = wabt::ExternalKind::Global;
-  fuel_export->export_.var = wabt::Var(fuel_global, wabt::Location());
-  m.exports.push_back(&fuel_export->export_);
-  m.fields.push_back(std::move(fuel_export));
-
-  Planter planter(fuel_global, fuel_func, grow_func, stats);
-  for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) planter.function(*m.funcs[i]);
-
-  wabt::Errors errors;
-  wabt::ValidateOptions vopts(supported_features());
-  if (wabt::Failed(wabt::ValidateModule(&m, &errors, vopts))) {
-    throw LoadError(fmt::format("{}: internal error: the instrumented module does not validate: {}",
-                                label, errors.empty() ? "?" : errors.front().message));
-  }
-  wabt::MemoryStream stream;
-  wabt::WriteBinaryOptions wopts(supported_features(), /*canonicalize_lebs=*/true,
-                                 /*relocatable=*/false, /*write_debug_names=*/false);
-  if (wabt::Failed(wabt::WriteBinaryModule(&stream, &m, wopts))) {
-    throw LoadError(fmt::format("{}: internal error: cannot write the instrumented module", label));
-  }
+  validate(m, label);
+  auto out = write(m, label);
   if (stats_out) *stats_out = stats;
-  return std::move(stream.output_buffer().data);
+  return out;
 }
 
 }  // namespace theater::engine

@@ -8,65 +8,255 @@
 namespace theater::engine {
 namespace {
 
-TEST(Instrument, AddsImportsFuelGlobalAndRenumbersFunctions) {
-  auto wasm = test::wat_to_wasm(R"((module
-    (import "x" "y" (func $imp (param i32) (result i32)))
-    (memory (export "memory") 1)
-    (table 2 funcref)
-    (elem (i32.const 0) $a $b)
-    (func $a (export "a") (result i32) (call $b))
-    (func $b (result i32) (loop $l (br_if $l (i32.const 0))) (call $imp (i32.const 1)))
-    (func $grow (export "grow") (result i32) (memory.grow (i32.const 1)))
-    (start $s)
-    (func $s (loop (nop)) (loop (nop)))
-  ))");
-  InstrumentStats stats;
-  auto out = instrument(wasm, "t.wat", &stats);
-  auto info = inspect(out, "t.wat");  // validates, or throws
+using test::run_wabt_tool;
+using test::wasm_to_wat;
+using test::wat_to_wasm;
+
+bool contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+size_t count(const std::string& haystack, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Runs every exported function in wabt's interpreter; imports are stubs that log their calls
+// ("called host theater.__memory_grow(i32:1) => i32:0") and return zeros.
+std::string run_all_exports(std::span<const uint8_t> wasm) {
+  auto r = run_wabt_tool("wasm-interp", wasm, {"--run-all-exports", "--dummy-import-func"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
+void expect_wasm_validate_accepts(std::span<const uint8_t> wasm) {
+  auto r = run_wabt_tool("wasm-validate", wasm);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// Every way a module can refer to a function by index, each observable through an export.
+constexpr std::string_view kIndexUser = R"((module
+  (import "x" "y" (func $imp (param i32) (result i32)))
+  (type $to_i32 (func (result i32)))
+  (table $t 4 funcref)
+  (memory 1)
+  (global $started (mut i32) (i32.const 0))
+  (global $fref funcref (ref.func $seven))
+  (elem (i32.const 0) $one $two)
+  (elem (i32.const 2) funcref (ref.func $three) (ref.null func))
+  (elem $passive funcref (ref.func $four))
+  (elem declare func $five)
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.const 2))
+  (func $three (result i32) (i32.const 3))
+  (func $four (result i32) (i32.const 4))
+  (func $five (result i32) (i32.const 5))
+  (func $seven (result i32) (i32.const 7))
+  (func $init (global.set $started (i32.const 42)))
+  (start $init)
+  (func $slot (param i32) (result i32) (call_indirect (type $to_i32) (local.get 0)))
+  (func (export "direct") (result i32) (i32.add (call $two) (call $three)))
+  (func (export "indirect") (result i32)
+    (i32.add (i32.mul (call $slot (i32.const 0)) (i32.const 100))
+             (i32.add (i32.mul (call $slot (i32.const 1)) (i32.const 10)) (call $slot (i32.const 2)))))
+  (func (export "passive") (result i32)
+    (table.init $t $passive (i32.const 3) (i32.const 0) (i32.const 1))
+    (call $slot (i32.const 3)))
+  (func (export "ref_func") (result i32)
+    (table.set $t (i32.const 3) (ref.func $five))
+    (call $slot (i32.const 3)))
+  (func (export "global_ref") (result i32)
+    (table.set $t (i32.const 3) (global.get $fref))
+    (call $slot (i32.const 3)))
+  (func $nested (param i32) (result i32)
+    (block (result i32)
+      (if (result i32) (local.get 0)
+        (then (loop (result i32) (call $two)))
+        (else (call $slot (i32.const 0))))))
+  (func (export "nested_then") (result i32) (call $nested (i32.const 1)))
+  (func (export "nested_else") (result i32) (call $nested (i32.const 0)))
+  (func (export "started") (result i32) (global.get $started))
+  (func (export "import") (result i32) (call $imp (i32.const 9)))
+  (export "reexported" (func $four))
+))";
+
+// ---- structure ---------------------------------------------------------------------------------
+
+TEST(Instrument, PutsTheHostImportsFirst) {
+  auto out = instrument(wat_to_wasm(kIndexUser), "t.wat");
+  const auto info = inspect(out, "t.wat");  // validates, or throws
   ASSERT_EQ(info.imports.size(), 3u);
-  EXPECT_EQ(info.imports[0].name, "y");
-  EXPECT_EQ(info.imports[1].module, "theater");
-  EXPECT_EQ(info.imports[1].name, kFuelImport);
-  EXPECT_EQ(info.imports[2].name, kGrowImport);
-  EXPECT_EQ(stats.fuel_checks, 4u + 3u);  // 4 functions, 3 loops
-  EXPECT_EQ(stats.grows_routed, 1u);
-  bool fuel_exported = false;
-  for (const auto& e : info.other_exports) fuel_exported |= e == kFuelExport;
-  EXPECT_TRUE(fuel_exported);
-  // Exports still name the same functions (same signatures after the shift).
-  ASSERT_NE(info.find_function("a"), nullptr);
-  EXPECT_EQ(info.find_function("a")->sig.str(), "() -> i32");
-  EXPECT_EQ(info.find_function("grow")->sig.str(), "() -> i32");
+  EXPECT_EQ(info.imports[0].module, kHostModule);
+  EXPECT_EQ(info.imports[0].name, kFuelImport);
+  EXPECT_EQ(info.imports[0].sig.str(), "() -> ()");
+  EXPECT_EQ(info.imports[1].module, kHostModule);
+  EXPECT_EQ(info.imports[1].name, kGrowImport);
+  EXPECT_EQ(info.imports[1].sig.str(), "(i32) -> i32");
+  EXPECT_EQ(info.imports[2].module, "x");
+  EXPECT_EQ(info.imports[2].name, "y");
+}
+
+TEST(Instrument, OutputValidatesForAnIndependentValidator) {
+  expect_wasm_validate_accepts(instrument(wat_to_wasm(kIndexUser), "t.wat"));
+}
+
+TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
+  // One imported and one defined global: the fuel counter must be global 2, and the module's
+  // own global.get 0 / global.get 1 must still mean what they meant.
+  auto out = instrument(wat_to_wasm(R"((module
+    (import "env" "g" (global $g i32))
+    (global $h i32 (i32.const 5))
+    (func (export "f") (result i32) (i32.add (global.get $g) (global.get $h)))))"), "t.wat");
+  const auto wat = wasm_to_wat(out);
+  EXPECT_TRUE(contains(wat, "(global (;2;) (mut i32) (i32.const 10000))")) << wat;
+  EXPECT_TRUE(contains(wat, R"((export "__theater_fuel" (global 2)))")) << wat;
+  EXPECT_TRUE(contains(wat, "global.get 0\n    global.get 1\n    i32.add")) << wat;
+}
+
+// The whole output for a small module: the exact code planted at a function entry and a loop
+// head, the memory.grow call, the new imports, global and export.
+TEST(Instrument, WritesTheDocumentedCode) {
+  auto out = instrument(wat_to_wasm(R"((module (memory 1)
+    (func (export "f") (result i32) (loop) (memory.grow (i32.const 1)))))"), "t.wat");
+  EXPECT_EQ(wasm_to_wat(out), R"((module
+  (type (;0;) (func (result i32)))
+  (type (;1;) (func (param i32) (result i32)))
+  (type (;2;) (func))
+  (import "theater" "__fuel_exhausted" (func (;0;) (type 2)))
+  (import "theater" "__memory_grow" (func (;1;) (type 1)))
+  (func (;2;) (type 0) (result i32)
+    global.get 0
+    i32.const 1
+    i32.sub
+    global.set 0
+    global.get 0
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      call 0
+    end
+    loop  ;; label = @1
+      global.get 0
+      i32.const 1
+      i32.sub
+      global.set 0
+      global.get 0
+      i32.const 0
+      i32.lt_s
+      if  ;; label = @2
+        call 0
+      end
+    end
+    i32.const 1
+    call 1)
+  (memory (;0;) 1)
+  (global (;0;) (mut i32) (i32.const 10000))
+  (export "f" (func 2))
+  (export "__theater_fuel" (global 0)))
+)");
+}
+
+TEST(Instrument, CountsAFuelCheckPerFunctionAndLoop) {
+  InstrumentStats stats;
+  instrument(wat_to_wasm(R"((module
+    (func $a (loop $outer (block (loop $inner (br_if $inner (i32.const 0)))) (br_if $outer (i32.const 0))))
+    (func $b (if (i32.const 1) (then (nop)) (else (loop (nop)))))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 5u);  // 2 functions + 3 loops
+  EXPECT_EQ(stats.grows_routed, 0u);
+}
+
+TEST(Instrument, RoutesEveryMemoryGrow) {
+  InstrumentStats stats;
+  auto out = instrument(wat_to_wasm(R"((module (memory 1)
+    (func (export "f") (result i32)
+      (drop (memory.grow (i32.const 1)))
+      (block (result i32) (if (result i32) (i32.const 1)
+        (then (memory.grow (i32.const 2))) (else (memory.grow (i32.const 3))))))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.grows_routed, 3u);
+  const auto wat = wasm_to_wat(out);
+  EXPECT_FALSE(contains(wat, "memory.grow")) << wat;
+  EXPECT_EQ(count(wat, "call 1\n"), 3u) << wat;
+}
+
+TEST(Instrument, KeepsLoopsWithParametersValid) {
+  auto out = instrument(wat_to_wasm(R"((module
+    (func (export "f") (param i32) (result i32)
+      (local.get 0)
+      (loop (param i32) (result i32) (i32.const 1) (i32.sub) (local.tee 0) (br_if 0 (local.get 0))))))"),
+                        "t.wat");
+  expect_wasm_validate_accepts(out);
+}
+
+TEST(Instrument, DropsTheNameSection) {
+  auto wasm = wat_to_wasm(R"((module (func $named (export "f") (local $x i32))))", "--debug-names");
+  ASSERT_TRUE(contains(run_wabt_tool("wasm-objdump", wasm, {"-h"}).output, "\"name\""));
+  auto r = run_wabt_tool("wasm-objdump", instrument(wasm, "t.wat"), {"-h"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(contains(r.output, "Custom")) << r.output;
 }
 
 TEST(Instrument, IsDeterministic) {
-  auto wasm = test::wat_to_wasm(R"((module (func (export "f") (loop (nop)))))");
+  auto wasm = wat_to_wasm(kIndexUser);
   EXPECT_EQ(instrument(wasm, "a"), instrument(wasm, "b"));
 }
 
-TEST(Inspect, DescribesImportsExportsAndMemory) {
-  auto info = inspect(test::wat_to_wasm(R"((module
-    (import "m" "f" (func (param i64 f32) (result f64)))
-    (memory (export "memory") 2 9)
-    (global (export "g") i32 (i32.const 1))
-    (func (export "h") (param i32 i32) (result i32) (local.get 0))))"), "x.wat");
-  ASSERT_EQ(info.imports.size(), 1u);
-  EXPECT_EQ(info.imports[0].sig.str(), "(i64, f32) -> f64");
-  EXPECT_EQ(info.functions[0].sig.str(), "(i32, i32) -> i32");
-  EXPECT_TRUE(info.exports_memory);
-  EXPECT_EQ(info.memory_initial_pages, 2u);
-  EXPECT_EQ(info.memory_max_pages, 9u);
-  EXPECT_EQ(info.sha256.size(), 64u);
-  EXPECT_EQ(FuncSig{}.str(), "() -> ()");
+TEST(Instrument, RefusesAModuleThatExportsTheFuelName) {
+  auto wasm = wat_to_wasm(R"((module (global (export "__theater_fuel") i32 (i32.const 0))))");
+  try {
+    instrument(wasm, "t.wat");
+    FAIL() << "accepted";
+  } catch (const LoadError& e) {
+    EXPECT_STREQ(e.what(), "t.wat: exports \"__theater_fuel\", a name the engine reserves for itself");
+  }
 }
 
-TEST(Inspect, RefusesSharedMemoryNamingThreads) {
-  try {
-    inspect(test::wat_to_wasm("(module (memory 1 1 shared))", "--enable-threads"), "t.wasm");
-    FAIL();
-  } catch (const LoadError& e) {
-    EXPECT_NE(std::string(e.what()).find("threads"), std::string::npos) << e.what();
-  }
+TEST(Instrument, RefusesWhatInspectRefuses) {
+  const uint8_t not_wasm[] = {'h', 'i', '!', '!', 0, 0, 0, 0};
+  EXPECT_THROW(instrument(not_wasm, "t.wat"), LoadError);
+}
+
+// ---- behaviour ---------------------------------------------------------------------------------
+
+TEST(Instrument, RenumberedModuleComputesTheSameResults) {
+  const auto wasm = wat_to_wasm(kIndexUser);
+  const auto expected =
+      "direct() => i32:5\n"
+      "indirect() => i32:123\n"
+      "passive() => i32:4\n"
+      "ref_func() => i32:5\n"
+      "global_ref() => i32:7\n"
+      "nested_then() => i32:2\n"
+      "nested_else() => i32:1\n"
+      "started() => i32:42\n"
+      "called host x.y(i32:9) => i32:0\n"
+      "import() => i32:0\n"
+      "reexported() => i32:4\n";
+  ASSERT_EQ(run_all_exports(wasm), expected);  // the test itself is right
+  // Fuel starts at 10000, so these short calls never reach the fuel import.
+  EXPECT_EQ(run_all_exports(instrument(wasm, "t.wat")), expected);
+}
+
+TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
+  // 10000 units of fuel: the entry check takes 1, the loop 10100 more, so about the last hundred
+  // iterations each call the (stub) fuel handler, which does not refuel.
+  auto out = instrument(wat_to_wasm(R"((module
+    (func (export "spin") (result i32) (local $i i32)
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 10100))))
+      (local.get $i))))"), "t.wat");
+  const auto output = run_all_exports(out);
+  EXPECT_TRUE(contains(output, "spin() => i32:10100\n")) << output;
+  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted() =>"), 101u);
+}
+
+TEST(Instrument, MemoryGrowCallsTheHost) {
+  auto out = instrument(wat_to_wasm(R"((module (memory 1)
+    (func (export "grow") (result i32) (memory.grow (i32.const 3)))))"), "t.wat");
+  EXPECT_EQ(run_all_exports(out),
+            "called host theater.__memory_grow(i32:3) => i32:0\n"
+            "grow() => i32:0\n");
 }
 
 }  // namespace

@@ -6,23 +6,58 @@
 #include <stdexcept>
 
 #include "base/files.hpp"
-#include "base/process.hpp"
 
 namespace theater::test {
 
+namespace {
+
+// A fresh folder under /tmp, removed with everything in it when this goes out of scope.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/theater-wat-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace
+
 std::vector<uint8_t> wat_to_wasm(std::string_view wat, std::string_view extra_flag) {
-  char tmpl[] = "/tmp/theater-wat-XXXXXX";
-  if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder");
-  const std::filesystem::path dir = tmpl;
+  TempDir dir;
   write_file_atomic(dir / "m.wat", wat);
   std::vector<std::string> argv = {"wat2wasm", (dir / "m.wat").string(), "-o", (dir / "m.wasm").string()};
   if (!extra_flag.empty()) argv.emplace_back(extra_flag);
   auto r = run_process(argv);
-  std::vector<uint8_t> bytes;
-  if (r.exit_code == 0) bytes = read_file_bytes(dir / "m.wasm");
-  std::filesystem::remove_all(dir);
   if (r.exit_code != 0) throw std::runtime_error("wat2wasm: " + r.output);
-  return bytes;
+  return read_file_bytes(dir / "m.wasm");
+}
+
+ProcessResult run_wabt_tool(std::string_view tool, std::span<const uint8_t> wasm,
+                            const std::vector<std::string>& flags) {
+  TempDir dir;
+  write_file_atomic(dir / "m.wasm", wasm);
+  std::vector<std::string> argv = {std::string(tool)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back((dir / "m.wasm").string());
+  return run_process(argv);
+}
+
+std::string wasm_to_wat(std::span<const uint8_t> wasm) {
+  auto r = run_wabt_tool("wasm2wat", wasm);
+  if (r.exit_code != 0) throw std::runtime_error("wasm2wat: " + r.output);
+  return r.output;
 }
 
 }  // namespace theater::test
