@@ -1,6 +1,7 @@
 // Engine micro-benchmarks, both tiers: a fresh instance, a wasm->host call, a host->wasm call,
-// and a compute loop (to show the cost of the fuel checks). Prints Google Benchmark's table;
-// pass --benchmark_format=json for scripts.
+// and compute kernels (call-heavy fib, memory-heavy sieve, loop-heavy mixing) with and without
+// the fuel checks (fuel:1 / fuel:0 on the AOT tier), to show what they cost, plus fib in native C.
+// Prints Google Benchmark's table; pass --benchmark_format=json for scripts.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -28,25 +29,77 @@ constexpr std::string_view kModule = R"((module
     (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
       (then (local.get $n))
       (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
-                     (call $fib (i32.sub (local.get $n) (i32.const 2))))))))
+                     (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  ;; Primes below $n (at most 65536: one page of flags), by the sieve of Eratosthenes.
+  (func (export "sieve") (param $n i32) (result i32) (local $i i32) (local $j i32) (local $count i32)
+    (local.set $i (i32.const 0))
+    (block $z (loop $zl
+      (br_if $z (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store8 (local.get $i) (i32.const 0))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $zl)))
+    (local.set $i (i32.const 2))
+    (block $done (loop $outer
+      (br_if $done (i32.ge_u (i32.mul (local.get $i) (local.get $i)) (local.get $n)))
+      (if (i32.eqz (i32.load8_u (local.get $i)))
+        (then
+          (local.set $j (i32.mul (local.get $i) (local.get $i)))
+          (block $d2 (loop $inner
+            (br_if $d2 (i32.ge_u (local.get $j) (local.get $n)))
+            (i32.store8 (local.get $j) (i32.const 1))
+            (local.set $j (i32.add (local.get $j) (local.get $i)))
+            (br $inner)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $outer)))
+    (local.set $i (i32.const 2))
+    (block $c (loop $cl
+      (br_if $c (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $count (i32.add (local.get $count) (i32.eqz (i32.load8_u (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $cl)))
+    (local.get $count))
+  ;; A tight arithmetic loop: $n rounds of a linear congruential step mixed with a rotate.
+  (func (export "mix") (param $n i32) (result i32) (local $x i32)
+    (local.set $x (i32.const 1))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $x (i32.rotl (i32.add (i32.mul (local.get $x) (i32.const 1103515245)) (i32.const 12345))
+                              (i32.const 7)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $x)))
 )";
 
 uint64_t host_nop(Instance&, const uint64_t* args) { return args[0] & 1; }
 
-std::shared_ptr<Module> load(Tier tier) {
-  static std::shared_ptr<Module> cache[2];
-  auto& slot = cache[tier == Tier::Aot ? 0 : 1];
+std::shared_ptr<Module> load(Tier tier, bool fuel_checks = true) {
+  static std::shared_ptr<Module> cache[2][2];
+  auto& slot = cache[tier == Tier::Aot ? 0 : 1][fuel_checks ? 1 : 0];
   if (!slot) {
     ::setenv("THEATER_CACHE", THEATER_BUILD_DIR "/aot-cache", 0);
     Linker linker;
     linker.define("bench", "nop", FuncSig{{ValType::I32}, {ValType::I32}}, host_nop);
-    auto engine = Engine::create(EngineConfig{.tier = tier});
+    auto engine = Engine::create(EngineConfig{.tier = tier, .fuel_checks = fuel_checks});
     slot = engine->load(theater::test::wat_to_wasm(kModule), linker, "bench.wat");
   }
   return slot;
 }
 
 Tier tier_of(const benchmark::State& state) { return state.range(0) == 0 ? Tier::Aot : Tier::Interp; }
+
+// A compute kernel on the AOT tier: range(0) = argument, range(1) = 1 with fuel checks, 0 without.
+void compute(benchmark::State& state, std::string_view kernel) {
+  auto module = load(Tier::Aot, state.range(1) != 0);
+  auto instance = module->instantiate({}, nullptr);
+  for (auto _ : state) {
+    uint64_t args[] = {static_cast<uint64_t>(state.range(0))}, result[1];
+    instance->call(kernel, args, result);
+    benchmark::DoNotOptimize(result[0]);
+  }
+}
+void BM_ComputeFib(benchmark::State& state) { compute(state, "fib"); }
+void BM_ComputeSieve(benchmark::State& state) { compute(state, "sieve"); }
+void BM_ComputeMix(benchmark::State& state) { compute(state, "mix"); }
 
 void BM_Instantiate(benchmark::State& state) {
   auto module = load(tier_of(state));
@@ -88,7 +141,7 @@ void BM_Fib(benchmark::State& state) {
   }
 }
 
-// The same fib in C, for the cost of wasm (bounds checks, call-depth count, fuel checks).
+// The same fib in C, for the cost of wasm (bounds checks, fuel checks).
 [[gnu::noinline]] uint32_t fib_native(uint32_t n) { return n < 2 ? n : fib_native(n - 1) + fib_native(n - 2); }
 
 void BM_FibNative(benchmark::State& state) {
@@ -104,6 +157,9 @@ BENCHMARK(BM_Instantiate)->ArgName("interp")->Arg(0)->Arg(1);
 BENCHMARK(BM_HostCall)->ArgName("interp")->Arg(0)->Arg(1);
 BENCHMARK(BM_CallIntoWasm)->ArgName("interp")->Arg(0)->Arg(1);
 BENCHMARK(BM_Fib)->ArgNames({"interp", "n"})->Args({0, 25})->Args({1, 20});
+BENCHMARK(BM_ComputeFib)->ArgNames({"n", "fuel"})->Args({25, 0})->Args({25, 1});
+BENCHMARK(BM_ComputeSieve)->ArgNames({"n", "fuel"})->Args({65536, 0})->Args({65536, 1});
+BENCHMARK(BM_ComputeMix)->ArgNames({"n", "fuel"})->Args({1000000, 0})->Args({1000000, 1});
 BENCHMARK(BM_FibNative)->ArgName("n")->Arg(25);
 
 }  // namespace

@@ -4,6 +4,7 @@
 //   "trap"    executes unreachable (__builtin_trap)        -> failure kind "trap"
 //   "loop"    never returns                                 -> "timeout" at the handler deadline
 //   "oom"     mallocs and touches 1 MiB blocks forever      -> "memory" at the memory limit
+//   "stack"   recurses without end                          -> "trap" (call stack exhausted)
 //   "fail"    theater_fail("asked to fail")                 -> "error"
 //   "status"  returns status 1                              -> "error"
 //   "exit"    theater_exit("bye"): a normal stop (the parent's theater_handle_child_exit)
@@ -39,6 +40,13 @@ static void grow_forever(void) {
   }
 }
 
+// Two calls per level, so that the compiler cannot turn the recursion into a loop.
+static volatile int depth_sink;
+__attribute__((noinline)) static int recurse(int n) {
+  depth_sink = n;
+  return recurse(n + 1) + recurse(n + 2);
+}
+
 // Returns the handler status; replies to requests.
 static int32_t handle(const uint8_t* msg, int32_t len, int is_request) {
   if (theater_msg_is(msg, len, "trap")) __builtin_trap();
@@ -46,6 +54,7 @@ static int32_t handle(const uint8_t* msg, int32_t len, int is_request) {
     for (volatile unsigned long i = 0;; ++i) {
     }
   }
+  if (theater_msg_is(msg, len, "stack")) return recurse(0);
   if (theater_msg_is(msg, len, "oom")) {
     grow_forever();
     return 0;

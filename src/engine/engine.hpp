@@ -157,6 +157,9 @@ struct EngineConfig {
   std::filesystem::path cache_dir;       // empty: $THEATER_CACHE, else ~/.cache/theater
   std::string c_compiler;                // empty: $CC, else "cc"
   std::string opt_level = "-O2";
+  // false: no fuel checks in the code, so no deadlines and no preemption. Only for measuring
+  // what they cost (bench/engine_bench.cpp); never for actors.
+  bool fuel_checks = true;
   // Long work (compiling a module) reports here: ("compiling counter.wasm", fraction 0..1).
   std::function<void(std::string_view what, double fraction)> progress;
 };

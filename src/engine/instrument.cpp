@@ -140,11 +140,15 @@ Index add_fuel_global(wabt::Module& m) {
 // Runs after the renumbering, with the final indices.
 class CodeRewriter {
  public:
-  CodeRewriter(Index fuel_global, InstrumentStats& stats) : fuel_global_(fuel_global), stats_(stats) {}
+  CodeRewriter(Index fuel_global, InstrumentStats& stats, bool fuel_checks)
+      : fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
 
   void function(wabt::Func& f) {
+    // Only a function that calls can run unboundedly without passing a loop head (recursion); a
+    // leaf's loops are checked. Decided before memory.grow becomes a call to the host.
+    const bool calls = contains_call(f.exprs);
     rewrite(f.exprs);
-    prepend_fuel_check(f.exprs);
+    if (calls) prepend_fuel_check(f.exprs);
   }
 
  private:
@@ -163,8 +167,27 @@ class CodeRewriter {
     }
   }
 
+  static bool contains_call(wabt::ExprList& list) {
+    bool found = false;
+    for (auto& e : list) {
+      switch (e.type()) {
+        case wabt::ExprType::Call:
+        case wabt::ExprType::CallIndirect:
+        case wabt::ExprType::CallRef:
+        case wabt::ExprType::ReturnCall:
+        case wabt::ExprType::ReturnCallIndirect: return true;
+        default: for_each_body(e, [&](wabt::ExprList& body) { found = found || contains_call(body); });
+      }
+      if (found) return true;
+    }
+    return false;
+  }
+
   // fuel -= 1; if (fuel < 0) __fuel_exhausted();   (stack-neutral, so valid at any block start)
+  // The global stays in memory rather than a register-held local: keeping it in a local needs a
+  // store before every call and a reload after, which cost fib twice what it saved a sieve.
   void prepend_fuel_check(wabt::ExprList& list) {
+    if (!fuel_checks_) return;
     wabt::ExprList check;
     check.push_back(std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_)));
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
@@ -182,6 +205,7 @@ class CodeRewriter {
 
   Index fuel_global_;
   InstrumentStats& stats_;
+  bool fuel_checks_;
 };
 
 void validate(wabt::Module& m, std::string_view label) {
@@ -208,7 +232,7 @@ std::vector<uint8_t> write(const wabt::Module& m, std::string_view label) {
 }  // namespace
 
 std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view label,
-                                InstrumentStats* stats_out) {
+                                InstrumentStats* stats_out, InstrumentOptions options) {
   wabt::Module m;
   read_module(wasm, label, &m);
   if (m.GetExport(kFuelExport)) {
@@ -221,7 +245,7 @@ std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view 
   const Index fuel_global = add_fuel_global(m);
 
   InstrumentStats stats;
-  CodeRewriter rewriter(fuel_global, stats);
+  CodeRewriter rewriter(fuel_global, stats, options.fuel_checks);
   for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) rewriter.function(*m.funcs[i]);
 
   validate(m, label);

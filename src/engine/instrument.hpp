@@ -1,7 +1,8 @@
 #pragma once
 // Rewrites a validated module so that the host keeps control of it, on every engine tier:
 //  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is decremented at every
-//    function entry and loop head; when it drops below zero the code calls the imported host
+//    loop head and at the entry of every function that makes calls (a function without calls
+//    runs for a bounded time between its loop heads, so its entry needs no check); when it drops below zero the code calls the imported host
 //    function theater.__fuel_exhausted () -> (), which may refuel, yield the actor or fail the
 //    call with a Timeout trap. This is how runaway handlers end and how long ones are preempted.
 //  - every memory.grow becomes a call to theater.__memory_grow (i32) -> i32, so the host enforces
@@ -21,8 +22,14 @@ struct InstrumentStats {
   uint32_t grows_routed = 0;  // memory.grow instructions rewritten
 };
 
+struct InstrumentOptions {
+  // false: the imports and the global are added but no checks are planted, so code runs without
+  // deadlines or preemption. Only for measuring what the checks cost (the engine benchmark).
+  bool fuel_checks = true;
+};
+
 // Throws LoadError (naming `label`) if the input cannot be parsed or the output does not validate.
 std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view label,
-                                InstrumentStats* stats = nullptr);
+                                InstrumentStats* stats = nullptr, InstrumentOptions options = {});
 
 }  // namespace theater::engine

@@ -114,18 +114,21 @@ TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
   EXPECT_TRUE(contains(wat, "global.get 0\n    global.get 1\n    i32.add")) << wat;
 }
 
-// The whole output for a small module: the exact code planted at a function entry and a loop
-// head, the memory.grow call, the new imports, global and export.
+// The whole output for a small module: the exact code planted at the entry of a function that
+// calls and at a loop head, none at the entry of a leaf, the memory.grow call, the new imports,
+// global and export.
 TEST(Instrument, WritesTheDocumentedCode) {
   auto out = instrument(wat_to_wasm(R"((module (memory 1)
-    (func (export "f") (result i32) (loop) (memory.grow (i32.const 1)))))"), "t.wat");
+    (func $leaf)
+    (func (export "f") (result i32) (call $leaf) (loop) (memory.grow (i32.const 1)))))"), "t.wat");
   EXPECT_EQ(wasm_to_wat(out), R"((module
-  (type (;0;) (func (result i32)))
-  (type (;1;) (func (param i32) (result i32)))
-  (type (;2;) (func))
-  (import "theater" "__fuel_exhausted" (func (;0;) (type 2)))
-  (import "theater" "__memory_grow" (func (;1;) (type 1)))
-  (func (;2;) (type 0) (result i32)
+  (type (;0;) (func))
+  (type (;1;) (func (result i32)))
+  (type (;2;) (func (param i32) (result i32)))
+  (import "theater" "__fuel_exhausted" (func (;0;) (type 0)))
+  (import "theater" "__memory_grow" (func (;1;) (type 2)))
+  (func (;2;) (type 0))
+  (func (;3;) (type 1) (result i32)
     global.get 0
     i32.const 1
     i32.sub
@@ -136,6 +139,7 @@ TEST(Instrument, WritesTheDocumentedCode) {
     if  ;; label = @1
       call 0
     end
+    call 2
     loop  ;; label = @1
       global.get 0
       i32.const 1
@@ -152,7 +156,7 @@ TEST(Instrument, WritesTheDocumentedCode) {
     call 1)
   (memory (;0;) 1)
   (global (;0;) (mut i32) (i32.const 10000))
-  (export "f" (func 2))
+  (export "f" (func 3))
   (export "__theater_fuel" (global 0)))
 )");
 }
@@ -162,7 +166,11 @@ TEST(Instrument, CountsAFuelCheckPerFunctionAndLoop) {
   instrument(wat_to_wasm(R"((module
     (func $a (loop $outer (block (loop $inner (br_if $inner (i32.const 0)))) (br_if $outer (i32.const 0))))
     (func $b (if (i32.const 1) (then (nop)) (else (loop (nop)))))))"), "t.wat", &stats);
-  EXPECT_EQ(stats.fuel_checks, 5u);  // 2 functions + 3 loops
+  EXPECT_EQ(stats.fuel_checks, 3u);  // 3 loops; neither function calls, so no entry checks
+  instrument(wat_to_wasm(R"((module
+    (func $a (call $b) (loop (nop)))
+    (func $b (if (i32.const 1) (then (call $a))))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 3u);  // 2 functions that call + 1 loop
   EXPECT_EQ(stats.grows_routed, 0u);
 }
 
@@ -238,7 +246,7 @@ TEST(Instrument, RenumberedModuleComputesTheSameResults) {
 }
 
 TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
-  // 10000 units of fuel: the entry check takes 1, the loop 10100 more, so about the last hundred
+  // 10000 units of fuel: the loop takes 10100 (a leaf has no entry check), so the last hundred
   // iterations each call the (stub) fuel handler, which does not refuel.
   auto out = instrument(wat_to_wasm(R"((module
     (func (export "spin") (result i32) (local $i i32)
@@ -248,7 +256,7 @@ TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
       (local.get $i))))"), "t.wat");
   const auto output = run_all_exports(out);
   EXPECT_TRUE(contains(output, "spin() => i32:10100\n")) << output;
-  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted() =>"), 101u);
+  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted() =>"), 100u);
 }
 
 TEST(Instrument, MemoryGrowCallsTheHost) {

@@ -58,10 +58,10 @@ std::vector<HostFunction> resolve_imports(const ModuleInfo& info, const Linker& 
 }
 
 PreparedModule prepare_module(std::span<const uint8_t> wasm, const Linker& linker,
-                              std::string_view label) {
+                              std::string_view label, bool fuel_checks) {
   PreparedModule p;
   p.info = inspect(wasm, label);
-  p.instrumented = instrument(wasm, label);
+  p.instrumented = instrument(wasm, label, nullptr, InstrumentOptions{.fuel_checks = fuel_checks});
   p.linked = inspect(p.instrumented, label);
   p.slots = resolve_imports(p.linked, linker, label);
   return p;

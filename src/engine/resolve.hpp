@@ -27,6 +27,6 @@ struct PreparedModule {
   std::vector<HostFunction> slots;    // one host function per import of `linked`
 };
 PreparedModule prepare_module(std::span<const uint8_t> wasm, const Linker& linker,
-                              std::string_view label);
+                              std::string_view label, bool fuel_checks = true);
 
 }  // namespace theater::engine

@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 
 #include <boost/context/fiber.hpp>
+
+#include "base/stack_bounds.hpp"
 #include <boost/context/stack_context.hpp>
 #include <mutex>
 #include <new>
@@ -192,13 +194,20 @@ Fiber::~Fiber() { impl_->san.destroyed(); }
 void Fiber::resume() {
   Fiber* outer = get_current();
   void* state = save_state();
+  const uintptr_t outer_stack_low = fiber_stack_low();
   set_current(this);
+  set_fiber_stack_low(stack_low());
   void* fake = nullptr;
   impl_->san.before_resume(&fake);
   impl_->self = std::move(impl_->self).resume();
   impl_->san.after_resume(fake);
   set_current(outer);
+  set_fiber_stack_low(outer_stack_low);
   restore_state(state);
+}
+
+uintptr_t Fiber::stack_low() const {
+  return reinterpret_cast<uintptr_t>(impl_->san.bottom) + kGuardBytes;
 }
 
 void Fiber::suspend() {
@@ -208,6 +217,7 @@ void Fiber::suspend() {
   impl_->san.entered();
   // Possibly on another thread now: put this fiber's thread-bound state back.
   set_current(this);
+  set_fiber_stack_low(stack_low());
   restore_state(state);
 }
 

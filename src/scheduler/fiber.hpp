@@ -2,6 +2,7 @@
 // A fiber runs one actor turn on its own stack, so the actor can wait (a request, a yield) without
 // holding the worker thread: the worker resumes other fibers meanwhile, and the waiting fiber may
 // later be resumed on any worker. Built on Boost.Context; stacks come from a pool.
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -27,6 +28,8 @@ class Fiber {
   // From inside the fiber: returns to whoever resumed it.
   void suspend();
   bool finished() const;
+  // The lowest usable address of this fiber's stack (above its guard page).
+  uintptr_t stack_low() const;
   // The fiber running on this thread, or null.
   static Fiber* current();
 

@@ -1,8 +1,18 @@
 #pragma once
-// A bounded multi-producer mailbox. Messages from one sender arrive in the order sent (one lock
-// orders all pushes), and a full mailbox refuses instead of growing: the sender gets EFULL.
+// A bounded multi-producer, single-consumer mailbox without locks.
+//
+// Producers (any thread) link a node with one atomic exchange (D. Vyukov's intrusive MPSC queue),
+// so messages from one sender arrive in the order sent, even when the sender moves between
+// threads: its pushes are ordered by that exchange. Only the owning actor, in its own turn, pops
+// (one consumer at a time, which the scheduler guarantees). A full mailbox refuses instead of
+// growing: the sender gets EFULL.
+//
+// The count is reserved before a node is linked, so for a moment size() may say 1 while pop()
+// still finds nothing: the consumer then ends its turn, and the scheduler, seeing has_work(),
+// runs it again. Nothing is lost; see Scheduler::run.
+#include <atomic>
+#include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -11,41 +21,87 @@ namespace theater {
 template <typename T>
 class Mailbox {
  public:
-  explicit Mailbox(size_t capacity) : capacity_(capacity) {}
+  explicit Mailbox(size_t capacity) : capacity_(capacity), head_(&stub_), tail_(&stub_) {}
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+  ~Mailbox() {
+    while (pop()) {
+    }
+  }
 
-  // False when full. `force` bypasses the bound (system use: restart keeps what is queued).
+  // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is
+  // queued, system messages are never refused).
   bool push(T item, bool force = false) {
-    std::lock_guard lock(mutex_);
-    if (!force && items_.size() >= capacity_) return false;
-    items_.push_back(std::move(item));
+    const size_t before = size_.fetch_add(1, std::memory_order_relaxed);
+    if (!force && before >= capacity_.load(std::memory_order_relaxed)) {
+      size_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    Link* node = new Node(std::move(item));
+    Link* prev = head_.exchange(node, std::memory_order_acq_rel);
+    prev->next.store(node, std::memory_order_release);
     return true;
   }
+
+  // The consumer only. Nothing when empty, or when the newest push is still being linked.
   std::optional<T> pop() {
-    std::lock_guard lock(mutex_);
-    if (items_.empty()) return std::nullopt;
-    T item = std::move(items_.front());
-    items_.pop_front();
-    return item;
+    Link* tail = tail_;
+    Link* next = tail->next.load(std::memory_order_acquire);
+    if (tail == &stub_) {
+      if (!next) return std::nullopt;
+      tail_ = tail = next;  // skip the stub
+      next = tail->next.load(std::memory_order_acquire);
+    }
+    if (next) {
+      tail_ = next;
+      return take(tail);
+    }
+    // `tail` is the last linked node. It can only be taken with the stub behind it, so that a
+    // producer always has a node to link after.
+    if (tail != head_.load(std::memory_order_acquire)) return std::nullopt;  // a push in flight
+    stub_.next.store(nullptr, std::memory_order_relaxed);
+    Link* prev = head_.exchange(&stub_, std::memory_order_acq_rel);
+    prev->next.store(&stub_, std::memory_order_release);
+    next = tail->next.load(std::memory_order_acquire);
+    if (!next) return std::nullopt;  // another push got in between; it links soon
+    tail_ = next;
+    return take(tail);
   }
-  size_t size() const {
-    std::lock_guard lock(mutex_);
-    return items_.size();
-  }
+
+  // Any thread; counts pushes that are being linked.
+  size_t size() const { return size_.load(std::memory_order_acquire); }
   bool empty() const { return size() == 0; }
-  void set_capacity(size_t capacity) {
-    std::lock_guard lock(mutex_);
-    capacity_ = capacity;
-  }
-  // Removes everything (for a stopped actor); returns what was there.
+  void set_capacity(size_t capacity) { capacity_.store(capacity, std::memory_order_relaxed); }
+
+  // The consumer only: removes everything linked so far (for a stopped actor).
   std::deque<T> drain() {
-    std::lock_guard lock(mutex_);
-    return std::exchange(items_, {});
+    std::deque<T> out;
+    while (auto item = pop()) out.push_back(std::move(*item));
+    return out;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::deque<T> items_;
-  size_t capacity_;
+  struct Link {
+    std::atomic<Link*> next{nullptr};
+  };
+  struct Node : Link {
+    explicit Node(T v) : value(std::move(v)) {}
+    T value;
+  };
+  T take(Link* link) {
+    auto* node = static_cast<Node*>(link);  // never the stub: pop() steps over it
+    T value = std::move(node->value);
+    delete node;
+    size_.fetch_sub(1, std::memory_order_release);
+    return value;
+  }
+
+  std::atomic<size_t> capacity_;
+  std::atomic<size_t> size_{0};
+  // A link without a message, so that the queue always has a node for producers to link after.
+  Link stub_;
+  std::atomic<Link*> head_;  // producers: the newest node
+  Link* tail_;               // consumer: the oldest node not yet taken (or the stub)
 };
 
 }  // namespace theater

@@ -1,12 +1,47 @@
 #include "scheduler/scheduler.hpp"
 
-#include <pthread.h>
+#include <random>
+#include <utility>
 
 namespace theater {
 
+namespace {
+
+// Which scheduler and worker the current thread is (null outside worker threads).
+struct CurrentWorker {
+  const Scheduler* scheduler = nullptr;
+  void* worker = nullptr;
+  unsigned index = 0;
+};
+thread_local CurrentWorker t_current;
+
+// A worker takes its `next` task at most this many times in a row before looking at its queue,
+// so that two actors messaging each other cannot starve the rest.
+constexpr unsigned kNextStreakLimit = 16;
+// Every this many turns a worker looks at the injection queue first (fairness to outside work).
+constexpr uint64_t kInjectedCheckInterval = 61;
+// A thief takes a worker's `next` task only once that worker has been in its current turn this
+// long: until then the owner is about to run it on a warm cache.
+constexpr int64_t kNextStealAfterNs = 50'000;
+// After a turn this long (a preempted computation), the worker looks at the injection queue
+// first, so outside work is not stuck behind a few busy actors taking turns on one worker.
+constexpr int64_t kLongTurnNs = 1'000'000;
+// Rounds of looking for work (with a yield between) before a worker parks.
+constexpr int kSpinRounds = 16;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 Scheduler::Scheduler(unsigned workers) {
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  // Started only once every Worker exists: a worker steals from the others from its first turn.
+  for (unsigned i = 0; i < workers; ++i) workers_[i]->thread = std::thread([this, i] { worker_loop(i); });
   timer_thread_ = std::thread([this] { timer_loop(); });
 }
 
@@ -14,33 +49,169 @@ Scheduler::~Scheduler() { shutdown(); }
 
 void Scheduler::schedule(const std::shared_ptr<Task>& task) {
   if (task->queued_.exchange(true)) return;  // already queued or running: it will look again
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    ready_.push_back(task);
+  if (stopping_.load(std::memory_order_relaxed)) return;
+  if (t_current.scheduler == this) {
+    // An actor woke another: run it next on this warm core.
+    auto& self = *static_cast<Worker*>(t_current.worker);
+    TaskPtr displaced;
+    {
+      std::lock_guard lock(self.mutex);
+      displaced = std::exchange(self.next, task);
+      if (displaced) self.queue.push_back(std::move(displaced));
+      else return;
+    }
+    wake_one();  // the displaced task is up for stealing
+    return;
   }
-  ready_cv_.notify_one();
+  {
+    std::lock_guard lock(inject_mutex_);
+    injected_.push_back(task);
+    injected_size_.fetch_add(1, std::memory_order_release);
+  }
+  wake_one();
 }
 
-void Scheduler::run(const std::shared_ptr<Task>& task) {
+void Scheduler::wake_one() {
+  // An RMW rather than a load: it reads the latest count and orders our push before a parker's
+  // re-check (see park in worker_loop), so a worker never parks on work it could have seen.
+  if (parked_.fetch_add(0, std::memory_order_acq_rel) == 0) return;
+  { std::lock_guard lock(park_mutex_); }
+  park_cv_.notify_one();
+}
+
+void Scheduler::push_local(Worker& self, TaskPtr task) {
+  {
+    std::lock_guard lock(self.mutex);
+    self.queue.push_back(std::move(task));
+  }
+  wake_one();
+}
+
+void Scheduler::run(Worker& self, TaskPtr task) {
+  self.turns.fetch_add(1, std::memory_order_relaxed);
+  const int64_t started = now_ns();
+  self.turn_started_ns.store(started, std::memory_order_relaxed);
   task->run_turn();
+  self.turn_started_ns.store(0, std::memory_order_relaxed);
+  self.last_turn_long = now_ns() - started > kLongTurnNs;
   task->queued_.store(false);
   // Work that arrived during the turn found `queued_` set and did not queue the task: look now.
-  if (task->has_work()) schedule(task);
+  // A task with work left (its budget ran out, or it was preempted) goes to the back of the queue,
+  // behind the others, not into `next`.
+  if (task->has_work() && !task->queued_.exchange(true)) push_local(self, std::move(task));
 }
 
-void Scheduler::worker_loop() {
-  for (;;) {
-    std::shared_ptr<Task> task;
+Scheduler::TaskPtr Scheduler::pop_injected() {
+  if (injected_size_.load(std::memory_order_acquire) == 0) return nullptr;
+  std::lock_guard lock(inject_mutex_);
+  if (injected_.empty()) return nullptr;
+  TaskPtr t = std::move(injected_.front());
+  injected_.pop_front();
+  injected_size_.fetch_sub(1, std::memory_order_release);
+  return t;
+}
+
+Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
+  const auto n = static_cast<unsigned>(workers_.size());
+  if (n < 2) return nullptr;
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const unsigned start = static_cast<unsigned>(rng()) % n;
+  for (unsigned k = 0; k < n; ++k) {
+    const unsigned v = (start + k) % n;
+    if (v == index) continue;
+    Worker& victim = *workers_[v];
+    std::vector<TaskPtr> taken;
     {
-      std::unique_lock lock(mutex_);
-      ready_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
-      if (stopping_) return;
-      task = std::move(ready_.front());
-      ready_.pop_front();
+      std::lock_guard lock(victim.mutex);
+      if (!victim.queue.empty()) {
+        // Half of the victim's queue, oldest first.
+        const size_t count = (victim.queue.size() + 1) / 2;
+        for (size_t i = 0; i < count; ++i) {
+          taken.push_back(std::move(victim.queue.front()));
+          victim.queue.pop_front();
+        }
+      } else if (victim.next) {
+        const int64_t started = victim.turn_started_ns.load(std::memory_order_relaxed);
+        if (started != 0 && now_ns() - started > kNextStealAfterNs) taken.push_back(std::move(victim.next));
+      }
     }
-    run(task);
+    if (taken.empty()) continue;
+    self.steals.fetch_add(1, std::memory_order_relaxed);
+    if (taken.size() > 1) {
+      std::lock_guard lock(self.mutex);
+      for (size_t i = 1; i < taken.size(); ++i) self.queue.push_back(std::move(taken[i]));
+    }
+    return std::move(taken.front());
   }
+  return nullptr;
+}
+
+Scheduler::TaskPtr Scheduler::find_work(Worker& self, unsigned index, uint64_t tick) {
+  if (tick % kInjectedCheckInterval == 0 || self.last_turn_long) {
+    if (auto t = pop_injected()) return t;
+  }
+  {
+    std::lock_guard lock(self.mutex);
+    if (self.next && self.next_streak < kNextStreakLimit) {
+      ++self.next_streak;
+      return std::move(self.next);
+    }
+    if (self.next) self.queue.push_back(std::move(self.next));
+    self.next_streak = 0;
+    if (!self.queue.empty()) {
+      TaskPtr t = std::move(self.queue.front());
+      self.queue.pop_front();
+      return t;
+    }
+  }
+  if (auto t = pop_injected()) return t;
+  return steal(self, index);
+}
+
+bool Scheduler::any_queued() {
+  if (injected_size_.load(std::memory_order_acquire) > 0) return true;
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex);
+    if (!w->queue.empty() || w->next) return true;
+  }
+  return false;
+}
+
+void Scheduler::worker_loop(unsigned index) {
+  Worker& self = *workers_[index];
+  t_current = {this, &self, index};
+  uint64_t tick = 0;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    TaskPtr task;
+    for (int round = 0; round < kSpinRounds && !task; ++round) {
+      task = find_work(self, index, ++tick);
+      if (!task && round + 1 < kSpinRounds) std::this_thread::yield();
+    }
+    if (task) {
+      run(self, std::move(task));
+      continue;
+    }
+    // Park. Counting ourselves parked before the re-check pairs with wake_one: either a pusher
+    // sees us parked and notifies (after we wait, since we hold park_mutex_), or we see its work.
+    std::unique_lock lock(park_mutex_);
+    parked_.fetch_add(1, std::memory_order_acq_rel);
+    if (!stopping_.load() && !any_queued()) {
+      self.parks.fetch_add(1, std::memory_order_relaxed);
+      park_cv_.wait(lock);
+    }
+    parked_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  t_current = {};
+}
+
+Scheduler::Stats Scheduler::stats() const {
+  Stats s;
+  for (const auto& w : workers_) {
+    s.turns += w->turns.load(std::memory_order_relaxed);
+    s.steals += w->steals.load(std::memory_order_relaxed);
+    s.parks += w->parks.load(std::memory_order_relaxed);
+  }
+  return s;
 }
 
 Scheduler::TimerId Scheduler::after(std::chrono::milliseconds delay, std::function<void()> fn) {
@@ -84,17 +255,25 @@ void Scheduler::timer_loop() {
 }
 
 void Scheduler::shutdown() {
+  if (stopping_.exchange(true)) return;
   {
-    std::lock_guard lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
-    ready_.clear();
+    std::lock_guard lock(park_mutex_);
   }
-  ready_cv_.notify_all();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+  park_cv_.notify_all();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
   }
-  threads_.clear();
+  // Dropped only after every worker has stopped: a running turn may still schedule.
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex);
+    w->queue.clear();
+    w->next.reset();
+  }
+  {
+    std::lock_guard lock(inject_mutex_);
+    injected_.clear();
+    injected_size_.store(0);
+  }
   {
     std::lock_guard lock(timer_mutex_);
     timers_stopping_ = true;

@@ -1,7 +1,14 @@
 #pragma once
-// M:N scheduling: a pool of worker threads runs tasks (actors) that have work. A task is in the
-// run queue at most once and runs on at most one worker at a time (its `queued` flag), and may
-// move between workers from turn to turn. Timers fire callbacks on the timer thread.
+// M:N scheduling: a pool of worker threads runs tasks (actors) that have work. A task is in a run
+// queue at most once and runs on at most one worker at a time (its `queued` flag), and may move
+// between workers from turn to turn. Timers fire callbacks on the timer thread.
+//
+// Each worker has its own run queue plus a `next` slot. A task scheduled by a worker (an actor
+// sending to another) goes into that worker's `next` slot, so a message exchange runs back to back
+// on one warm core without waking anyone; the task it displaces goes to the worker's queue, where
+// idle workers steal half of it. Tasks scheduled from outside (timers, the CLI, other threads) go
+// to a shared injection queue. A worker with nothing to do parks; it is woken only when a queue
+// holds work that nobody is about to run.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -43,18 +50,46 @@ class Scheduler {
   bool cancel(TimerId id);  // false if it already fired
   void shutdown();          // stops workers and the timer thread; pending tasks are dropped
 
-  unsigned workers() const { return static_cast<unsigned>(threads_.size()); }
+  unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+
+  struct Stats {
+    uint64_t turns = 0, steals = 0, parks = 0;
+  };
+  Stats stats() const;
 
  private:
-  void worker_loop();
-  void timer_loop();
-  void run(const std::shared_ptr<Task>& task);
+  using TaskPtr = std::shared_ptr<Task>;
+  struct Worker {
+    std::mutex mutex;
+    std::deque<TaskPtr> queue;
+    TaskPtr next;               // owner only
+    unsigned next_streak = 0;   // owner only: turns taken from `next` in a row
+    bool last_turn_long = false;  // owner only: see kLongTurnNs
+    std::atomic<int64_t> turn_started_ns{0};  // 0 while not in a turn; thieves read it
+    std::atomic<uint64_t> turns{0}, steals{0}, parks{0};
+    std::thread thread;
+  };
 
-  std::mutex mutex_;
-  std::condition_variable ready_cv_;
-  std::deque<std::shared_ptr<Task>> ready_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  void worker_loop(unsigned index);
+  TaskPtr find_work(Worker& self, unsigned index, uint64_t tick);
+  TaskPtr steal(Worker& self, unsigned index);
+  TaskPtr pop_injected();
+  bool any_queued();
+  void push_local(Worker& self, TaskPtr task);
+  void wake_one();
+  void run(Worker& self, TaskPtr task);
+  void timer_loop();
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex inject_mutex_;
+  std::deque<TaskPtr> injected_;
+  std::atomic<size_t> injected_size_{0};
+
+  std::mutex park_mutex_;
+  std::condition_variable park_cv_;
+  std::atomic<unsigned> parked_{0};
 
   std::mutex timer_mutex_;
   std::condition_variable timer_cv_;

@@ -89,6 +89,47 @@ TEST(Scheduler, UsesAllWorkers) {
   EXPECT_EQ(all.size(), 2u);
 }
 
+// Work created on a worker (an actor messaging many others) lands in that worker's own queue;
+// the other worker must steal it rather than sit idle.
+TEST(Scheduler, IdleWorkersStealWorkCreatedOnAnotherWorker) {
+  Scheduler s(2);
+  std::vector<std::shared_ptr<CountingTask>> many;
+  for (int i = 0; i < 200; ++i) {
+    many.push_back(std::make_shared<CountingTask>());
+    many.back()->pending = 2000;
+  }
+  class Spawner : public Task {
+   public:
+    Spawner(Scheduler& s, std::vector<std::shared_ptr<CountingTask>>& tasks) : s_(s), tasks_(tasks) {}
+    void run_turn() override {
+      for (auto& t : tasks_) s_.schedule(t);
+      done = true;
+    }
+    bool has_work() const override { return false; }
+    bool done = false;
+
+   private:
+    Scheduler& s_;
+    std::vector<std::shared_ptr<CountingTask>>& tasks_;
+  };
+  s.schedule(std::make_shared<Spawner>(s, many));
+  wait_until([&] {
+    for (auto& m : many) {
+      if (m->pending.load() > 0) return false;
+    }
+    return true;
+  });
+  std::set<std::thread::id> all;
+  int total = 0;
+  for (auto& m : many) {
+    all.insert(m->threads.begin(), m->threads.end());
+    total += m->done.load();
+  }
+  EXPECT_EQ(total, 200 * 2000);
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_GT(s.stats().steals, 0u);
+}
+
 TEST(Scheduler, TimersFireInOrderAndCanBeCancelled) {
   Scheduler s(1);
   std::mutex m;
@@ -127,22 +168,49 @@ TEST(Mailbox, RefusesPastCapacityAndKeepsOrder) {
   EXPECT_FALSE(box.pop());
 }
 
-TEST(Mailbox, NoLossUnderConcurrentSenders) {
-  Mailbox<std::pair<int, int>> box(1000000);
+// Four senders and the consumer at once, through a small bound: every accepted message arrives
+// once, in each sender's order; refused ones are retried by their sender.
+TEST(Mailbox, NoLossAndPerSenderOrderUnderConcurrentSendersAndConsumer) {
+  constexpr int kSenders = 4, kEach = 50000;
+  Mailbox<std::pair<int, int>> box(64);
+  std::atomic<int> refused{0};
   std::vector<std::thread> senders;
-  for (int s = 0; s < 4; ++s) {
+  for (int s = 0; s < kSenders; ++s) {
     senders.emplace_back([&, s] {
-      for (int i = 0; i < 10000; ++i) box.push({s, i});
+      for (int i = 0; i < kEach; ++i) {
+        while (!box.push({s, i})) {
+          refused.fetch_add(1);
+          std::this_thread::yield();
+        }
+      }
     });
   }
-  for (auto& t : senders) t.join();
-  std::vector<int> next(4, 0);
-  size_t count = 0;
-  while (auto item = box.pop()) {
+  std::vector<int> next(kSenders, 0);
+  int count = 0;
+  size_t max_size = 0;
+  while (count < kSenders * kEach) {
+    max_size = std::max(max_size, box.size());
+    auto item = box.pop();
+    if (!item) continue;
     EXPECT_EQ(item->second, next[static_cast<size_t>(item->first)]++) << "per-sender order broken";
     ++count;
   }
-  EXPECT_EQ(count, 40000u);
+  for (auto& t : senders) t.join();
+  EXPECT_FALSE(box.pop());
+  EXPECT_EQ(box.size(), 0u);
+  EXPECT_LE(max_size, 64u + kSenders);  // the bound holds (a refused push counts for a moment)
+}
+
+TEST(Mailbox, DrainTakesEverythingAndTheMailboxStaysUsable) {
+  Mailbox<std::string> box(10);
+  for (int i = 0; i < 5; ++i) box.push(std::to_string(i));
+  auto all = box.drain();
+  EXPECT_EQ(all.size(), 5u);
+  EXPECT_EQ(all.front(), "0");
+  EXPECT_TRUE(box.empty());
+  EXPECT_TRUE(box.push("again"));
+  EXPECT_EQ(*box.pop(), "again");
+  EXPECT_FALSE(box.pop());
 }
 
 }  // namespace theater

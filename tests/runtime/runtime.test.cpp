@@ -28,7 +28,7 @@ TEST_P(RuntimeTest, EachFailureKindIsReportedAndRecovered) {
   m.limits.memory_mb = 4;
   auto id = runtime->spawn(m);
   const std::pair<const char*, const char*> cases[] = {
-      {"trap", "trap:"}, {"loop", "timeout:"}, {"oom", "memory:"}, {"fail", "error:"}, {"status", "error:"}};
+      {"trap", "trap:"}, {"stack", "trap:"}, {"loop", "timeout:"}, {"oom", "memory:"}, {"fail", "error:"}, {"status", "error:"}};
   size_t n = 0;
   for (auto [cmd, kind] : cases) {
     auto r = runtime->request(id, cmd, 20s);

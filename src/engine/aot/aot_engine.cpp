@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +21,7 @@
 #include "base/files.hpp"
 #include "base/process.hpp"
 #include "base/sha256.hpp"
+#include "base/stack_bounds.hpp"
 #include "engine/aot/wasm-rt.h"
 #include "engine/instrument.hpp"
 #include "engine/resolve.hpp"
@@ -32,14 +34,26 @@ extern const std::string_view kWasmRtModuleSource;
 namespace {
 
 constexpr uint32_t kPageSize = 65536;
+// Stack-clash protection: frames probe their pages in order, so the guard page below a stack is
+// always hit (see "native stack overflow").
+constexpr std::string_view kModuleUnit = R"(#include "module.h"
+__attribute__((cold)) void Z_theaterZ___fuel_exhausted(struct Z_theater_instance_t*);
+#include "module.c"
+)";
+const std::vector<std::string> kCompileFlags = {"-fPIC", "-shared", "-w", "-fno-strict-aliasing",
+                                                "-fstack-clash-protection", "-Wl,-Bsymbolic"};
 constexpr int kHostTrapCode = 100;      // longjmp value: the pending trap of the instance
-constexpr uint32_t kDefaultMaxCallDepth = 10000;
+// A host function may need this much stack (formatting, allocation, the runtime's own calls);
+// wasm that calls the host with less left gets StackExhausted instead.
+constexpr uintptr_t kHostStackReserve = 256 << 10;
 
 // ---- per-thread unwind target ------------------------------------------------------------------
 
 struct CallFrame {
   std::jmp_buf jmp;
   CallFrame* outer;
+  uintptr_t stack_low;   // of the stack this call runs on (see rt_host_call)
+  bool in_host = false;  // a host function is running: a fault now is the host's, not wasm's
 };
 thread_local CallFrame* t_innermost = nullptr;
 // Set while a module instantiates: allocate_memory reserves this many pages.
@@ -59,11 +73,15 @@ thread_local uint32_t t_reserve_pages = 0;
 }
 
 // ---- native stack overflow ---------------------------------------------------------------------
-// The call-depth limit stops ordinary deep recursion, but a module whose functions have huge
-// frames could still run off the native stack first. A SIGSEGV whose address lies just below the
-// interrupted stack pointer, on a thread that is running wasm, becomes a StackExhausted trap for
-// that actor; any other SIGSEGV is a real crash and is re-raised with the default action. The
-// handler runs on a per-thread alternate stack (the faulting one is exhausted).
+// Generated code keeps no call-depth count (it cost more than the fuel checks): deep recursion
+// runs into the guard page below the stack (a fiber's or a thread's), and every frame probes its
+// pages in order (-fstack-clash-protection), so it cannot jump over the guard. A SIGSEGV whose
+// address lies just below the interrupted stack pointer, while wasm code itself runs (not a host
+// function it called), becomes a StackExhausted trap for that actor: wasm code holds no locks and
+// owns no host objects, so unwinding it is safe. Host functions never start with less than
+// kHostStackReserve left (rt_host_call), so they do not overflow. Any other SIGSEGV is a real
+// crash and is re-raised with the default action. The handler runs on a per-thread alternate
+// stack (the faulting one is exhausted).
 
 constexpr size_t kAltStackBytes = 64 << 10;
 constexpr uintptr_t kOverflowWindow = 64 << 10;
@@ -79,7 +97,7 @@ void on_segv(int sig, siginfo_t* info, void* context) {
   CallFrame* frame = innermost();
   // A push faults just below sp, a frame store up to a frame's size below it, a call at sp-8.
   const bool near_sp = addr >= sp ? addr - sp < 4096 : sp - addr < kOverflowWindow;
-  if (frame && near_sp) {
+  if (frame && !frame->in_host && near_sp) {
     std::longjmp(frame->jmp, static_cast<int>(WASM_RT_TRAP_EXHAUSTION) + 1);
   }
   ::signal(sig, SIG_DFL);  // not ours: crash as the process would have
@@ -277,7 +295,16 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
 
 uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args) {
   auto* c = static_cast<HostContext*>(ctx);
+  // The frame lives on this stack, so the pointer stays valid if the host function suspends the
+  // fiber and it resumes on another thread.
+  CallFrame* frame = innermost();
+  const auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (UNLIKELY(sp < frame->stack_low + kHostStackReserve)) {
+    std::longjmp(frame->jmp, static_cast<int>(WASM_RT_TRAP_EXHAUSTION) + 1);
+  }
+  frame->in_host = true;
   const uint64_t result = c->slots[slot](*c->self, args);
+  frame->in_host = false;
   // All of the host function's objects are destroyed by now, so unwinding from here is safe.
   if (UNLIKELY(c->self->pending_trap().has_value())) std::longjmp(innermost()->jmp, kHostTrapCode);
   return result;
@@ -314,8 +341,7 @@ AotInstance::AotInstance(std::shared_ptr<const AotModule> module, const Instance
     : module_(std::move(module)) {
   this->limits = limits;
   this->user = user;
-  ctx_.head.call_depth = 0;
-  ctx_.head.max_call_depth = kDefaultMaxCallDepth;
+  ctx_.head.abi_version = THEATER_RT_API_VERSION;
   ctx_.self = this;
   ctx_.slots = module_->slots();
   storage_ = std::make_unique<uint8_t[]>(module_->so().instance_size());
@@ -347,12 +373,11 @@ std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
   install_overflow_handler();  // once per thread: an alternate stack for overflow recovery
   CallFrame frame;
   frame.outer = innermost();
-  const uint32_t depth = ctx_.head.call_depth;
+  frame.stack_low = current_stack_low();
   set_innermost(&frame);
   // Everything live across setjmp is either unmodified or volatile-free POD; see rt_host_call.
   if (int code = setjmp(frame.jmp); code != 0) {
     set_innermost(frame.outer);
-    ctx_.head.call_depth = depth;
     if (code == kHostTrapCode) {
       Trap trap = std::move(*pending_);
       pending_.reset();
@@ -546,8 +571,9 @@ class AotEngine final : public Engine {
       }
     }
     std::filesystem::create_directories(config_.cache_dir);
-    toolchain_id_ = sha256_hex(fmt::format("{}|{}|{}|{}|{}", THEATER_VERSION, compiler_identity(cc_),
-                                           config_.opt_level, kWasmRtHeader, kWasmRtModuleSource));
+    toolchain_id_ = sha256_hex(fmt::format("{}|{}|{}|{}|{}|{}|{}", THEATER_VERSION, compiler_identity(cc_),
+                                           config_.opt_level, fmt::join(kCompileFlags, " "), kModuleUnit,
+                                           kWasmRtHeader, kWasmRtModuleSource));
   }
 
   Tier tier() const override { return Tier::Aot; }
@@ -558,7 +584,7 @@ class AotEngine final : public Engine {
 
   std::shared_ptr<Module> load(std::span<const uint8_t> wasm, const Linker& linker,
                                std::string_view label) override {
-    auto p = prepare_module(wasm, linker, label);
+    auto p = prepare_module(wasm, linker, label, config_.fuel_checks);
     const std::string key = sha256_hex(p.instrumented) + "-" + toolchain_id_.substr(0, 16);
     auto so = shared_object(key, p.instrumented, p.linked, label);
     // The caller sees the module as written, with the instrumented exports' trampolines behind it.
@@ -611,12 +637,17 @@ class AotEngine final : public Engine {
                           (dir / "module.c").string()});
     if (w.exit_code != 0) throw LoadError(fmt::format("{}: wasm2c failed: {}", label, w.output));
     write_file_atomic(dir / "glue.c", make_glue(info));
+    // The module compiles through a wrapper that first tells the compiler the fuel-exhausted call
+    // is rare, so every fuel check stays a not-taken branch off the hot path.
+    write_file_atomic(dir / "unit.c", kModuleUnit);
     progress("C compiler", 0.2);
     const auto tmp_so = so_path.string() + ".tmp." + std::to_string(::getpid());
-    auto c = run_process({cc_, config_.opt_level, "-fPIC", "-shared", "-w", "-fno-strict-aliasing",
-                          "-Wl,-Bsymbolic", "-I", dir.string(), (dir / "module.c").string(),
-                          (dir / "glue.c").string(), (dir / "wasm-rt-module.c").string(), "-lm",
-                          "-o", tmp_so});
+    std::vector<std::string> command = {cc_, config_.opt_level};
+    command.insert(command.end(), kCompileFlags.begin(), kCompileFlags.end());
+    command.insert(command.end(), {"-I", dir.string(), (dir / "unit.c").string(),
+                                   (dir / "glue.c").string(), (dir / "wasm-rt-module.c").string(),
+                                   "-lm", "-o", tmp_so});
+    auto c = run_process(command);
     if (c.exit_code != 0) {
       std::filesystem::remove(tmp_so);
       throw LoadError(fmt::format("{}: C compiler failed: {}", label, c.output.substr(0, 2000)));

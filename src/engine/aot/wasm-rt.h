@@ -3,8 +3,9 @@
  * threads and fibers:
  *  - memory accesses are bounds-checked in the generated code (no 8 GiB guard reservation per
  *    instance, no SIGSEGV handler in the process);
- *  - the call-depth counter lives in the instance's host context, not in a global: the generated
- *    functions all receive `instance`, whose first import-context pointer is that context;
+ *  - no call-depth counter (it cost more than the fuel checks): deep recursion runs into the
+ *    guard page of the stack it runs on, and the host turns that fault into a StackExhausted trap
+ *    (modules are compiled with -fstack-clash-protection, so no frame skips the guard page);
  *  - traps, memory and host calls go through a function table the host binds once per module
  *    (theater_module_bind), so the shared object has no undefined symbols into the host.
  * The API names and types below are the ones the generated code uses; do not rename them. */
@@ -31,23 +32,15 @@ extern "C" {
 #define WASM_RT_MEMCHECK_SIGNAL_HANDLER 0
 #define WASM_RT_SIGNAL_RECOVERY_SUPPORTED 0
 #define WASM_RT_SKIP_SIGNAL_RECOVERY 1
-#define WASM_RT_USE_STACK_DEPTH_COUNT 1
+#define WASM_RT_USE_STACK_DEPTH_COUNT 0
 #define WASM_RT_MERGED_OOB_AND_EXHAUSTION_TRAPS 0
 
 /* The head of the host's per-instance context. Every import-context pointer of an instance points
  * at it, so generated code finds it as instance->Z_theater_instance (instrumentation guarantees the
  * module imports from "theater"). */
 typedef struct theater_rt_ctx {
-  uint32_t call_depth;
-  uint32_t max_call_depth;
+  uint32_t abi_version; /* THEATER_RT_API_VERSION; the host owns the rest of the context */
 } theater_rt_ctx;
-
-#ifndef WASM_RT_MAX_CALL_STACK_DEPTH
-#define WASM_RT_MAX_CALL_STACK_DEPTH \
-  (((theater_rt_ctx*)(void*)instance->Z_theater_instance)->max_call_depth)
-#endif
-#define wasm_rt_call_stack_depth \
-  (((theater_rt_ctx*)(void*)instance->Z_theater_instance)->call_depth)
 
 typedef enum {
   WASM_RT_TRAP_NONE,
@@ -149,7 +142,7 @@ typedef struct theater_rt_api {
   void (*free_memory)(wasm_rt_memory_t*);
 } theater_rt_api;
 
-#define THEATER_RT_API_VERSION 1
+#define THEATER_RT_API_VERSION 2
 
 /* Uniform entry point for an exported function: raw u64 arguments and results. */
 typedef void (*theater_export_fn)(void* instance, const uint64_t* args, uint64_t* results);

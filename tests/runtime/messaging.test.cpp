@@ -1,0 +1,82 @@
+// Messaging through the scheduler, end to end with wasm actors (tests/actors/sequencer.c): per-pair
+// order from many senders on many threads with nothing lost, fairness to others while one actor
+// computes, request timeouts, and a request deadlock that ends in ETIMEOUT.
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "runtime_fixture.hpp"
+
+namespace theater::test {
+
+using namespace std::chrono_literals;
+
+class MessagingTest : public RuntimeTest {};
+
+TEST_P(MessagingTest, PerSenderOrderAndNoLossFromManyActorsAndThreads) {
+  constexpr int kActorSenders = 8, kThreadSenders = 4, kEach = 2000;
+  const auto checker = runtime->spawn(example("sequencer"));
+  std::vector<std::string> senders;
+  for (int i = 0; i < kActorSenders; ++i) senders.push_back(runtime->spawn(example("sequencer")));
+  // Actor senders: each sends its burst from its own turns, on whichever worker runs it.
+  for (int i = 0; i < kActorSenders; ++i) {
+    ASSERT_EQ(runtime->send(senders[i], fmt::format("burst {} actor{} {}", checker, i, kEach)), abi::kOk);
+  }
+  // Outside senders on their own threads, at the same time.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreadSenders; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 1; n <= kEach; ++n) {
+        while (runtime->send(checker, fmt::format("seq thread{} {}", t, n)) == abi::kEFULL) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  settle();
+  EXPECT_EQ(runtime->request(checker, "report").reply,
+            fmt::format("received={} violations=0", (kActorSenders + kThreadSenders) * kEach));
+  EXPECT_TRUE(events_of(checker, "undeliverable").empty());
+}
+
+TEST_P(MessagingTest, ABusyActorDoesNotStarveOthersOnOneWorker) {
+  RuntimeConfig config;
+  config.engine.tier = GetParam();
+  config.workers = 1;  // the busy actor and the others share the only worker
+  make_runtime(config);
+  auto busy_manifest = example("sequencer");
+  busy_manifest.limits.handler_timeout_ms = 20000;
+  const auto busy = runtime->spawn(busy_manifest);
+  const auto other = runtime->spawn(example("echo"));
+  ASSERT_EQ(runtime->send(busy, "spin 4000"), abi::kOk);
+  std::this_thread::sleep_for(50ms);  // the spin has started
+  // Preemption gives the worker to the echo actor long before the spin ends (a starved echo
+  // would answer only after about four seconds, past this timeout).
+  auto r = runtime->request(other, "still here", 2s);
+  EXPECT_EQ(r.rc, abi::kOk);
+  EXPECT_EQ(r.reply, "still here");
+  // Meanwhile the busy actor itself cannot answer: the request times out, and its late reply is
+  // dropped and recorded once the spin is over.
+  EXPECT_EQ(runtime->request(busy, "report", 100ms).rc, abi::kETIMEOUT);
+  settle();
+  EXPECT_EQ(events_of(busy, "reply-dropped").size(), 1u);
+}
+
+TEST_P(MessagingTest, TwoActorsWaitingOnEachOtherEndInEtimeout) {
+  const auto a = runtime->spawn(example("sequencer"));
+  const auto b = runtime->spawn(example("sequencer"));
+  // a asks b; b, to answer, asks a, which is still waiting for b: a deadlock. b's request times
+  // out after 300 ms; b answers a with ETIMEOUT; a answers us with it. Nothing hangs.
+  auto r = runtime->request(a, fmt::format("ask {} 300", b), 20s);
+  EXPECT_EQ(r.rc, abi::kOk);
+  EXPECT_EQ(r.reply, std::to_string(abi::kETIMEOUT));
+  settle();
+  // a answered b's request after b had given up: dropped and recorded.
+  EXPECT_EQ(events_of(a, "reply-dropped").size(), 1u);
+  EXPECT_TRUE(events_of(a, "failed").empty());
+  EXPECT_TRUE(events_of(b, "failed").empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, MessagingTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp),
+                         tier_name);
+
+}  // namespace theater::test
