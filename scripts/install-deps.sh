@@ -8,6 +8,7 @@ PACKAGES=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libsqlite3-dev libssl-dev libboost-context-dev libconcurrentqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  erlang-base libcaf-dev jq              # bench/compare: Erlang/OTP and CAF runners; jq merges
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
