@@ -135,7 +135,7 @@ void Actor::turn_body() {
 // An idle actor gives its instance back: only the committed state stays, and the next message
 // brings a fresh instance (theater_init reason 3, "resume").
 void Actor::arm_hibernation() {
-  const auto after = runtime_.config().hibernate_after;
+  const auto after = hibernate_after();
   if (after.count() <= 0 || !instance_ || hibernation_armed_.exchange(true)) return;
   runtime_.scheduler().after(after, [weak = weak_from_this()] {
     auto self = weak.lock();
@@ -147,8 +147,13 @@ void Actor::arm_hibernation() {
   });
 }
 
+std::chrono::milliseconds Actor::hibernate_after() const {
+  if (manifest.limits.hibernate_after_ms) return std::chrono::milliseconds(*manifest.limits.hibernate_after_ms);
+  return runtime_.config().hibernate_after;
+}
+
 void Actor::hibernate_if_idle() {
-  const auto after = runtime_.config().hibernate_after;
+  const auto after = hibernate_after();
   if (!instance_ || status() != ActorStatus::Running || !mailbox_.empty()) return;
   if (std::chrono::steady_clock::now() - last_active_ < after) return;  // busy since: re-armed
   drop_instance();

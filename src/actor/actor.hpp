@@ -136,6 +136,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void start_children(uint32_t reason);
   void arm_hibernation();
   void hibernate_if_idle();
+  std::chrono::milliseconds hibernate_after() const;  // the manifest's, else the runtime's
   void finish_stop();
   // Copies bytes into the actor's memory via theater_alloc; returns ptr or nullopt (call failed).
   std::optional<uint32_t> place_bytes(std::string_view bytes);

@@ -30,7 +30,8 @@ const std::map<std::string_view, std::vector<std::string_view>> kKnownKeys = {
      {"name", "component", "version", "handlers", "init_state", "restart", "limits", "supervision",
       "children", "environment", "chain"}},
     {"limits",
-     {"memory_mb", "handler_timeout_ms", "mailbox", "max_message_bytes", "max_state_bytes"}},
+     {"memory_mb", "handler_timeout_ms", "mailbox", "max_message_bytes", "max_state_bytes",
+      "hibernate_after_ms"}},
     {"supervision", {"strategy", "on_failure", "max_restarts", "within_ms"}},
     {"children", {"manifest", "init_state"}},
     {"chain", {"store_payloads"}},
@@ -294,6 +295,9 @@ class Parser {
     l.mailbox = uint_at(t, "limits", "mailbox", kPositive, l.mailbox);
     l.max_message_bytes = uint_at(t, "limits", "max_message_bytes", kPositive, l.max_message_bytes);
     l.max_state_bytes = uint_at(t, "limits", "max_state_bytes", kPositive, l.max_state_bytes);
+    if (t.contains("hibernate_after_ms")) {
+      l.hibernate_after_ms = uint_at(t, "limits", "hibernate_after_ms", kNonNegative, 0);
+    }
     return l;
   }
 

@@ -30,6 +30,9 @@ struct Limits {
   uint32_t mailbox = 10000;
   uint32_t max_message_bytes = 1048576;
   uint32_t max_state_bytes = 16777216;
+  // Idle this long, the actor drops its instance and keeps only its committed state; the next
+  // message resumes it (theater_init reason 3). Unset: the runtime's default; 0: never.
+  std::optional<uint32_t> hibernate_after_ms;
 };
 
 struct SupervisionSpec {

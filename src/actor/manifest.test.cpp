@@ -50,6 +50,7 @@ handler_timeout_ms = 100
 mailbox = 5
 max_message_bytes = 1000
 max_state_bytes = 2000
+hibernate_after_ms = 60000
 [supervision]
 strategy = "rest_for_one"
 on_failure = "custom"
@@ -81,6 +82,7 @@ store_payloads = false
   EXPECT_EQ(m.limits.mailbox, 5u);
   EXPECT_EQ(m.limits.max_message_bytes, 1000u);
   EXPECT_EQ(m.limits.max_state_bytes, 2000u);
+  EXPECT_EQ(m.limits.hibernate_after_ms, 60000u);
   EXPECT_EQ(m.supervision.strategy, Strategy::RestForOne);
   EXPECT_EQ(m.supervision.on_failure, OnFailure::Custom);
   EXPECT_EQ(m.supervision.max_restarts, 7u);
@@ -111,6 +113,7 @@ TEST(Manifest, Defaults) {
   EXPECT_EQ(m.limits.mailbox, 10000u);
   EXPECT_EQ(m.limits.max_message_bytes, 1048576u);
   EXPECT_EQ(m.limits.max_state_bytes, 16777216u);
+  EXPECT_FALSE(m.limits.hibernate_after_ms);  // the runtime's default applies
   EXPECT_EQ(m.supervision.strategy, Strategy::OneForOne);
   EXPECT_EQ(m.supervision.on_failure, OnFailure::Restart);
   EXPECT_EQ(m.supervision.max_restarts, 3u);

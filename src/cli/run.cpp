@@ -31,6 +31,7 @@ struct RunOptions {
   bool quiet = false;
   unsigned workers = 0;
   int timeout_ms = 30000;
+  unsigned hibernate_after_ms = 0;
 };
 
 fmt::text_style style_for(const std::string& type, bool color) {
@@ -68,6 +69,7 @@ int run(CLI::App& cmd, const RunOptions& o) {
   const bool color = !o.json && ::isatty(1);
   RuntimeConfig config;
   config.workers = o.workers;
+  config.hibernate_after = std::chrono::milliseconds(o.hibernate_after_ms);
   config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
   if (::isatty(2) && !o.json) {
     config.engine.progress = [](std::string_view what, double fraction) {
@@ -161,6 +163,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--init-state", opts->init_state, "Initial state bytes (instead of the manifest's)");
   cmd->add_option("--workers", opts->workers, "Worker threads (default: one per core)");
   cmd->add_option("--timeout-ms", opts->timeout_ms, "How long to wait for each request");
+  cmd->add_option("--hibernate-after", opts->hibernate_after_ms,
+                  "Idle actors drop their instance after this many ms, keeping their committed state "
+                  "(default 0: never; a manifest's [limits] hibernate_after_ms wins)");
   cmd->add_flag("--json", opts->json, "One JSON object per line instead of a readable log");
   cmd->add_flag("--quiet", opts->quiet, "Print only replies and failures");
   cmd->callback([cmd, opts] { set_exit_code(run(*cmd, *opts)); });

@@ -109,6 +109,20 @@ TEST_P(RuntimeTest, IdleActorsHibernateAndResumeWithTheirState) {
   EXPECT_TRUE(events_of(id, "failed").empty());
 }
 
+TEST_P(RuntimeTest, AManifestMayHibernateItsActorWhateverTheRuntimeDefault) {
+  auto m = example("counter");
+  m.limits.hibernate_after_ms = 30;  // the fixture's runtime never hibernates by default
+  auto sleepy = runtime->spawn(m);
+  auto awake = runtime->spawn(example("counter"));
+  EXPECT_EQ(runtime->send(sleepy, "inc"), abi::kOk);
+  EXPECT_EQ(runtime->send(awake, "inc"), abi::kOk);
+  for (int i = 0; i < 200 && events_of(sleepy, "hibernated").empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(events_of(sleepy, "hibernated").size(), 1u);
+  EXPECT_TRUE(events_of(awake, "hibernated").empty());
+  EXPECT_EQ(runtime->request(sleepy, "get").reply, "1");
+  EXPECT_EQ(events_of(sleepy, "resumed").size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, RuntimeTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp),
                          tier_name);
 
