@@ -232,7 +232,10 @@ void Runtime::restart_from(Actor& caller, const std::string& id) {
   if (!child || child->status() == ActorStatus::Stopped) return;
   terminate_from(caller, id);
   child->restarts_.fetch_add(1);
-  record(*child, "restarting", fmt::format("restart {}", child->restarts()));
+  const SupervisionSpec& spec = caller.manifest.supervision;
+  record(*child, "restarting",
+         fmt::format("restart {} ({}/{} allowed within {} ms)", child->restarts(),
+                     caller.restart_history.size(), spec.max_restarts, spec.within_ms));
   SystemMessage m{SystemMessage::Init};
   m.reason = abi::kRestart;
   system_and_wait(&caller, *child, std::move(m));

@@ -14,6 +14,7 @@
 #include "abi/abi.hpp"
 #include "actor/runtime.hpp"
 #include "cli/commands.hpp"
+#include "cli/tree_view.hpp"
 
 namespace theater::cli {
 
@@ -52,6 +53,17 @@ std::string format_event(const Event& e, bool color) {
   localtime_r(&secs, &tm);
   return fmt::format("{:%H:%M:%S}.{:03d}  {:<28} {}  {}", tm, static_cast<int>(ms.count() % 1000),
                      e.actor, fmt::format(style_for(e.type, color), "{:<12}", e.type), e.detail);
+}
+
+// The live tree as render_tree wants it.
+std::string draw_live_tree(const Runtime& runtime, bool color) {
+  std::map<std::string, TreeRow> rows;
+  for (const auto& a : runtime.list()) {
+    TreeRow row{a.id, a.name, to_string(a.status), a.restarts, a.mailbox, a.state_bytes, {}};
+    if (auto actor = runtime.find(a.id)) row.children = actor->children();
+    rows.emplace(a.id, std::move(row));
+  }
+  return render_tree(rows, runtime.top_level(), color);
 }
 
 // The --send and --request values, interleaved in the order they were given.
@@ -103,6 +115,11 @@ int run(CLI::App& cmd, const RunOptions& o) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 2;
   }
+  const bool readable = !o.json && !o.quiet;
+  if (readable) {
+    std::lock_guard lock(print_mutex);
+    std::cout << "\n" << draw_live_tree(runtime, color) << std::endl;
+  }
   const auto messages = ordered_messages(cmd, o);
   int failures = 0;
   for (const auto& [is_request, text] : messages) {
@@ -113,6 +130,14 @@ int run(CLI::App& cmd, const RunOptions& o) {
       if (r.rc == abi::kOk) {
         if (o.json) {
           std::cout << nlohmann::json{{"request", text}, {"reply", r.reply}}.dump() << std::endl;
+        } else if (readable) {
+          // Aligned with the event lines: time, the actor, "reply", what was asked and the answer.
+          Event e;
+          e.time_ms = wall_ms();
+          e.actor = id;
+          e.type = "reply";
+          e.detail = fmt::format("'{}' -> {}", text, r.reply);
+          std::cout << format_event(e, color) << std::endl;
         } else {
           std::cout << r.reply << std::endl;
         }
@@ -139,6 +164,10 @@ int run(CLI::App& cmd, const RunOptions& o) {
     while (!g_interrupted && !runtime.tree_stopped_reason() && !runtime.top_level().empty()) {
       runtime.wait_tree_stopped(std::chrono::milliseconds(100));
     }
+  }
+  if (readable) {
+    std::lock_guard lock(print_mutex);
+    std::cout << "\n" << draw_live_tree(runtime, color) << std::endl;
   }
   runtime.shutdown();
   if (auto reason = runtime.tree_stopped_reason()) {
