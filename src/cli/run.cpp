@@ -83,6 +83,8 @@ int run(CLI::App& cmd, const RunOptions& o) {
   config.workers = o.workers;
   config.hibernate_after = std::chrono::milliseconds(o.hibernate_after_ms);
   config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
+  // Actors start at once on the interpreter while their native code compiles.
+  config.engine.interp_while_compiling = true;
   if (::isatty(2) && !o.json) {
     config.engine.progress = [](std::string_view what, double fraction) {
       fmt::print(stderr, "\r{} {:3.0f}%{}", what, fraction * 100, fraction >= 1.0 ? "\n" : "");

@@ -160,6 +160,11 @@ struct EngineConfig {
   // false: no fuel checks in the code, so no deadlines and no preemption. Only for measuring
   // what they cost (bench/engine_bench.cpp); never for actors.
   bool fuel_checks = true;
+  // AOT only: a module that is not compiled yet is served by the interpreter at once while the
+  // C compiler runs on a background thread; instances made after that are native. Nothing waits
+  // for a compile (no actor, no worker thread). Off by default so that an AOT engine's modules
+  // are AOT from the first instance (tests of that tier rely on it); `theater run` turns it on.
+  bool interp_while_compiling = false;
   // Long work (compiling a module) reports here: ("compiling counter.wasm", fraction 0..1).
   std::function<void(std::string_view what, double fraction)> progress;
 };

@@ -6,8 +6,13 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csetjmp>
+#include <deque>
+#include <set>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -24,6 +29,7 @@
 #include "base/stack_bounds.hpp"
 #include "engine/aot/wasm-rt.h"
 #include "engine/instrument.hpp"
+#include "engine/interp/interp_engine.hpp"
 #include "engine/resolve.hpp"
 
 namespace theater::engine {
@@ -291,6 +297,29 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
  private:
   std::shared_ptr<SharedObject> so_;
   std::vector<HostFunction> slots_;
+};
+
+// A module served by the interpreter until its native build is ready (interp_while_compiling).
+// Both tiers run the same instrumented module and pass one test suite, so an actor cannot tell
+// which tier an instance came from, except by its speed.
+class TieredModule final : public Module {
+ public:
+  explicit TieredModule(std::shared_ptr<Module> interp) : interp_(std::move(interp)) {
+    info_ = interp_->info();
+  }
+  std::unique_ptr<Instance> instantiate(const InstanceLimits& limits, void* user) override {
+    return current().instantiate(limits, user);
+  }
+  Tier tier() const override { return current().tier(); }
+  void tier_up(std::shared_ptr<Module> native) {
+    native_ = std::move(native);  // written once, before ready_ is published
+    ready_.store(true, std::memory_order_release);
+  }
+
+ private:
+  Module& current() const { return ready_.load(std::memory_order_acquire) ? *native_ : *interp_; }
+  std::shared_ptr<Module> interp_, native_;
+  std::atomic<bool> ready_{false};
 };
 
 uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args) {
@@ -582,30 +611,115 @@ class AotEngine final : public Engine {
     return stats_;
   }
 
+  ~AotEngine() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      jobs_.clear();
+    }
+    jobs_cv_.notify_all();
+    if (compiler_.joinable()) compiler_.join();  // a compile in progress finishes first
+  }
+
   std::shared_ptr<Module> load(std::span<const uint8_t> wasm, const Linker& linker,
                                std::string_view label) override {
     auto p = prepare_module(wasm, linker, label, config_.fuel_checks);
     const std::string key = sha256_hex(p.instrumented) + "-" + toolchain_id_.substr(0, 16);
+    if (config_.interp_while_compiling && !compiled(key)) {
+      auto tiered = std::make_shared<TieredModule>(interpreter().load(wasm, linker, label));
+      enqueue_compile({key, std::move(p), std::string(label), tiered});
+      return tiered;
+    }
+    return native_module(key, std::move(p), label);
+  }
+
+ private:
+  struct CompileJob {
+    std::string key;
+    PreparedModule prepared;
+    std::string label;
+    std::weak_ptr<TieredModule> target;
+  };
+
+  std::shared_ptr<Module> native_module(const std::string& key, PreparedModule p, std::string_view label) {
     auto so = shared_object(key, p.instrumented, p.linked, label);
     // The caller sees the module as written, with the instrumented exports' trampolines behind it.
     return std::make_shared<AotModule>(std::move(p.info), std::move(so), std::move(p.slots));
   }
 
- private:
+  bool compiled(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (auto it = loaded_.find(key); it != loaded_.end() && !it->second.expired()) return true;
+    return std::filesystem::exists(config_.cache_dir / (key + ".so"));
+  }
+
+  Engine& interpreter() {
+    std::lock_guard lock(mutex_);
+    if (!interp_) interp_ = make_interp_engine(config_);
+    return *interp_;
+  }
+
+  void enqueue_compile(CompileJob job) {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+    if (!compiler_.joinable()) compiler_ = std::thread([this] { compile_jobs(); });
+    jobs_cv_.notify_one();
+  }
+
+  // The background compiler: one module at a time (a second compiler would only compete with
+  // the workers for the cores).
+  void compile_jobs() {
+    for (;;) {
+      CompileJob job;
+      {
+        std::unique_lock lock(mutex_);
+        jobs_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      if (job.target.expired()) continue;  // nobody uses the module any more
+      try {
+        auto native = native_module(job.key, std::move(job.prepared), job.label);
+        if (auto target = job.target.lock()) target->tier_up(std::move(native));
+      } catch (const std::exception& e) {
+        // The interpreter goes on serving it: slower, but the actor works.
+        spdlog::warn("{}", e.what());
+      }
+    }
+  }
+
+  // The compiled object for key: from memory, the disk cache, or the C compiler. The engine's
+  // lock is not held while compiling: other modules load meanwhile; loaders of the same key wait.
   std::shared_ptr<SharedObject> shared_object(const std::string& key, std::span<const uint8_t> wasm,
                                               const ModuleInfo& info, std::string_view label) {
-    std::lock_guard lock(mutex_);
-    if (auto it = loaded_.find(key); it != loaded_.end()) {
-      if (auto so = it->second.lock()) {
-        ++stats_.memory_hits;
-        return so;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (auto it = loaded_.find(key); it != loaded_.end()) {
+        if (auto so = it->second.lock()) {
+          ++stats_.memory_hits;
+          return so;
+        }
       }
+      if (!compiling_.contains(key)) break;
+      compiled_cv_.wait(lock);
     }
     const auto so_path = config_.cache_dir / (key + ".so");
     if (std::filesystem::exists(so_path)) {
       ++stats_.cache_hits;
     } else {
-      compile(wasm, info, so_path, label);
+      compiling_.insert(key);
+      lock.unlock();
+      std::exception_ptr failed;
+      try {
+        compile(wasm, info, so_path, label);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      lock.lock();
+      compiling_.erase(key);
+      compiled_cv_.notify_all();
+      if (failed) std::rethrow_exception(failed);
       ++stats_.compiles;
     }
     auto so = open(so_path, info, label);
@@ -688,6 +802,13 @@ class AotEngine final : public Engine {
   mutable std::mutex mutex_;
   EngineStats stats_;
   std::map<std::string, std::weak_ptr<SharedObject>> loaded_;
+  std::set<std::string> compiling_;          // keys the C compiler is working on
+  std::condition_variable compiled_cv_;      // a compile finished
+  std::unique_ptr<Engine> interp_;           // serves modules while they compile
+  std::deque<CompileJob> jobs_;
+  std::condition_variable jobs_cv_;
+  std::thread compiler_;
+  bool stopping_ = false;
 };
 
 }  // namespace
