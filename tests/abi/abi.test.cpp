@@ -14,7 +14,8 @@ class AbiTest : public RuntimeTest {
  protected:
   std::string probe() { return runtime->spawn(example("abi_probe")); }
   std::string ask(const std::string& id, const std::string& msg) {
-    auto r = runtime->request(id, msg, 10s);
+    // Generous: a request that spawns may wait for a cold compile on a loaded machine.
+    auto r = runtime->request(id, msg, 60s);
     EXPECT_EQ(r.rc, abi::kOk) << msg << " -> " << abi::rc_name(r.rc);
     return r.reply;
   }
