@@ -242,7 +242,11 @@ void Actor::handle_system(SystemMessage& msg) {
                         msg.reason == abi::kRestart
                             ? fmt::format("restart {}", restarts_.load())
                             : fmt::format("{} state bytes", committed_state().size()));
+        last_failure_.reset();
+        killed_stopping_ = false;
         start_children(msg.reason);
+        // Down notices that came while this actor was down wait for its next instance.
+        for (auto& down : std::exchange(deferred_downs_, {})) deliver_system(std::move(down));
       }
       break;
     }
@@ -259,6 +263,14 @@ void Actor::handle_system(SystemMessage& msg) {
       handle_stop(msg);
       break;
     case SystemMessage::Down:
+      if (status() == ActorStatus::Starting || status() == ActorStatus::Failed) {
+        SystemMessage later{SystemMessage::Down};
+        later.subject = std::move(msg.subject);
+        later.bytes = std::move(msg.bytes);
+        deferred_downs_.push_back(std::move(later));
+        break;
+      }
+      if (status() != ActorStatus::Running) break;
       if (ensure_instance(abi::kResume) && instance_->has_function("theater_handle_down")) {
         auto id_ptr = place_bytes(msg.subject);
         auto reason_ptr = id_ptr ? place_bytes(msg.bytes) : std::nullopt;
@@ -389,7 +401,16 @@ void Actor::finish_stop() {
     if (m.reply) m.reply->complete(abi::kESTOPPED, {});
   }
   runtime_.close_channels_of(id);
-  runtime_.notify_down(id, R"({"reason":"normal"})");
+  // Why it is gone: a normal stop or exit, a stop for good after a failure (temporary child,
+  // stop decision, escalation), or killed at the shutdown deadline.
+  nlohmann::json reason{{"reason", "normal"}};
+  if (killed_stopping_) {
+    reason = {{"reason", "killed"}};
+  } else if (last_failure_) {
+    reason = {{"reason", "failure"}, {"kind", last_failure_->kind}, {"message", last_failure_->message}};
+  }
+  runtime_.notify_down(id, reason.dump());
+  runtime_.drop_monitors_of(id);
 }
 
 bool Actor::ensure_instance(uint32_t reason) {
@@ -425,8 +446,9 @@ void Actor::drop_instance() {
 
 void Actor::fail(Failure failure) {
   drop_instance();
-  runtime_.record(*this, std::exchange(killed_, false) ? "killed" : "failed",
-                  fmt::format("{}: {}", failure.kind, failure.message));
+  const bool killed = std::exchange(killed_, false);
+  killed_stopping_ = killed_stopping_ || killed;
+  runtime_.record(*this, killed ? "killed" : "failed", fmt::format("{}: {}", failure.kind, failure.message));
   // A failure while stopping (say theater_shutdown trapped, or a wait cut short by the stop)
   // only ends the stop sooner: it is not reported to the parent.
   if (status() == ActorStatus::Stopping || status() == ActorStatus::Stopped || stop_pending_.load() ||
@@ -434,6 +456,7 @@ void Actor::fail(Failure failure) {
     return;
   }
   status_.store(ActorStatus::Failed);
+  last_failure_ = failure;
   // Its children lose their parent for a moment: their instances go too (reverse start order),
   // identities and committed states stay, and they start again when the parent does.
   terminate_children();

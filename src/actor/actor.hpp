@@ -180,6 +180,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::atomic<int64_t> kill_at_ns_{std::numeric_limits<int64_t>::max()};
   bool terminating_ = false;  // handling Terminate: a failure in theater_shutdown is not reported [turn]
   bool killed_ = false;       // the handler that just failed was killed by the shutdown deadline [turn]
+  bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
+  std::optional<Failure> last_failure_;   // since the last successful init: a stop says "failure" [turn]
+  std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
   HandlerScratch scratch_;
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};

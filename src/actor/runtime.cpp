@@ -492,6 +492,11 @@ void Runtime::notify_down(const std::string& target, const std::string& reason_j
   }
 }
 
+void Runtime::drop_monitors_of(const std::string& watcher) {
+  std::lock_guard lock(monitors_mutex_);
+  std::erase_if(monitors_, [&](const auto& entry) { return entry.second == watcher; });
+}
+
 std::string Runtime::new_channel(const std::string& opener, const std::string& target) {
   static std::atomic<uint64_t> next{1};
   Channel ch{fmt::format("ch-{}", next.fetch_add(1)), opener, target, false};

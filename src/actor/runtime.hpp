@@ -120,6 +120,7 @@ class Runtime {
   int32_t monitor(const std::string& watcher, const std::string& target);
   int32_t demonitor(const std::string& watcher, const std::string& target);
   void notify_down(const std::string& target, const std::string& reason_json);
+  void drop_monitors_of(const std::string& watcher);  // a watcher that stopped watches nothing
 
   // Channels between two actors.
   struct Channel {
