@@ -13,6 +13,8 @@
 //   "ping"         replies "pong"
 //   "clock"        replies the monotonic clock in ns (same clock as the host's steady_clock)
 //   "monitor <id>" / "demonitor <id>"   replies the import's rc
+//   "spawn <manifest TOML>"             spawns a child (a dynamic one, as OTP's start_child);
+//                                       replies its id, or the rc
 //   "downs"        replies the down notices received so far, one "<id> <reason>" per line
 //   "state"        replies the committed state
 // Switches that outlive the actor's identity (set by the test, read at every theater_init):
@@ -108,6 +110,16 @@ THEATER_HANDLE_REQUEST(on_request) {
     const uint8_t* id = theater_msg_arg(msg, len, &n);
     int32_t rc = theater_msg_is(msg, len, "monitor") ? theater_monitor(id, n) : theater_demonitor(id, n);
     return theater_reply_int(rc) < 0;
+  }
+  if (theater_msg_is(msg, len, "spawn")) {
+    int32_t n = 0;
+    const uint8_t* text = theater_msg_arg(msg, len, &n);
+    theater_buf id = {0, 0};
+    int32_t rc = theater_spawn(text, n, "", 0, &id);
+    if (rc < 0) return theater_reply_int(rc) < 0;
+    rc = theater_reply(id.ptr, id.len);
+    theater_buf_free(&id);
+    return rc < 0;
   }
   if (theater_msg_is(msg, len, "downs")) return theater_reply(downs, downs_len) < 0;
   if (theater_msg_is(msg, len, "state")) {

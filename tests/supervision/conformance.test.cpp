@@ -30,6 +30,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "abi/abi.hpp"
 #include "actor/runtime.hpp"
 #include "base/files.hpp"
 #include "base/process.hpp"
@@ -112,7 +113,7 @@ std::vector<Scenario> load_scenarios() {
       sc.variant = v;
       const auto space = v.find(' ');
       sc.tree = fill(s.at("tree"), v.substr(0, space), v.substr(space + 1));
-      sc.steps = s.at("steps");
+      sc.steps = fill(s.at("steps"), v.substr(0, space), v.substr(space + 1));
       if (s.at("expect").contains(v)) sc.otp = expectation(s["expect"][v]);
       if (s.contains("theater") && s["theater"].contains(v)) {
         sc.theater = expectation(s["theater"][v]);
@@ -137,29 +138,34 @@ std::string blob_ref(const std::string& content) { return "sha256:" + sha256_hex
 std::string init_fail_switch(const std::string& node) { return "init_fail " + node; }
 std::string slow_init_switch(const std::string& node) { return "slow_init " + node; }
 
-// One manifest per node, children by file name; the component by absolute path.
-void write_manifests(const Scenario& sc, const std::filesystem::path& dir) {
+// A node's manifest: sv_node by absolute path, its switches, children by file name.
+std::string manifest_text(const json& node, int slow_init_ms) {
   const auto wasm = std::filesystem::path(THEATER_EXAMPLES_DIR) / "sv_node.wasm";
+  const std::string name = node.at("name");
+  std::string m = fmt::format(
+      "name = \"{}\"\ncomponent = \"{}\"\nhandlers = [\"message-server\", \"supervisor\", \"store\"]\n"
+      "restart = \"{}\"\n\n[environment]\nSV_INIT_FAIL = \"{}\"\nSV_SLOW_INIT = \"{}\"\n"
+      "SV_SLOW_INIT_MS = \"{}\"\n",
+      name, wasm.string(), node.value("restart", "permanent"), blob_ref(init_fail_switch(name)),
+      blob_ref(slow_init_switch(name)), slow_init_ms);
+  if (is_supervisor(node)) {
+    m += fmt::format("\n[supervision]\nstrategy = \"{}\"\nmax_restarts = {}\nwithin_ms = {}\n",
+                     std::string(node.at("strategy")), int(node.at("max_restarts")), int(node.at("within_ms")));
+    for (const auto& c : node["children"]) {
+      m += fmt::format("\n[[children]]\nmanifest = \"{}.toml\"\n", std::string(c.at("name")));
+    }
+  }
+  return m;
+}
+
+void write_manifests(const Scenario& sc, const std::filesystem::path& dir) {
   std::map<std::string, int> slow_ms;
   for (const auto& step : sc.steps) {
     if (step.at("do") == "slow_init") slow_ms[step.at("node")] = step.at("ms");
   }
   each_node(sc.tree, [&](const json& node) {
     const std::string name = node.at("name");
-    std::string m = fmt::format(
-        "name = \"{}\"\ncomponent = \"{}\"\nhandlers = [\"message-server\", \"supervisor\", \"store\"]\n"
-        "restart = \"{}\"\n\n[environment]\nSV_INIT_FAIL = \"{}\"\nSV_SLOW_INIT = \"{}\"\n"
-        "SV_SLOW_INIT_MS = \"{}\"\n",
-        name, wasm.string(), node.value("restart", "permanent"), blob_ref(init_fail_switch(name)),
-        blob_ref(slow_init_switch(name)), slow_ms.count(name) ? slow_ms[name] : 0);
-    if (is_supervisor(node)) {
-      m += fmt::format("\n[supervision]\nstrategy = \"{}\"\nmax_restarts = {}\nwithin_ms = {}\n",
-                       std::string(node.at("strategy")), int(node.at("max_restarts")), int(node.at("within_ms")));
-      for (const auto& c : node["children"]) {
-        m += fmt::format("\n[[children]]\nmanifest = \"{}.toml\"\n", std::string(c.at("name")));
-      }
-    }
-    write_file_atomic(dir / (name + ".toml"), m);
+    write_file_atomic(dir / (name + ".toml"), manifest_text(node, slow_ms.count(name) ? slow_ms[name] : 0));
   });
 }
 
@@ -290,6 +296,14 @@ class ScenarioRun {
       return;
     } else if (what == "stop") {
       if (!id.empty()) runtime_->stop(id);
+    } else if (what == "spawn") {
+      // A child added at run time, through the ABI (sv_node calls spawn).
+      const std::string parent = id_of(step.at("parent"));
+      if (!parent.empty()) {
+        auto r = runtime_->request(parent, "spawn " + manifest_text(step.at("child"), 0), 10s);
+        EXPECT_EQ(r.rc, abi::kOk) << "spawn";
+        EXPECT_EQ(r.reply.find('-'), std::string(step["child"].at("name")).size()) << "spawn: " << r.reply;
+      }
     } else {
       ADD_FAILURE() << "unknown step " << what;
     }
