@@ -461,7 +461,9 @@ void Actor::fail(Failure failure) {
   // identities and committed states stay, and they start again when the parent does.
   terminate_children();
   if (!module) return;
-  auto* parent_actor = parent.empty() ? &runtime_.root() : runtime_.find(parent).get();
+  // Held, not a raw pointer into a temporary: the parent may be unregistered meanwhile.
+  const auto parent_ref = parent.empty() ? nullptr : runtime_.find(parent);
+  Actor* parent_actor = parent.empty() ? &runtime_.root() : parent_ref.get();
   if (!parent_actor) return;
   SystemMessage m{SystemMessage::ChildFailed};
   m.subject = id;
@@ -475,7 +477,9 @@ void Actor::exit_normally(Bytes result) {
   stop_children();
   finish_stop();
   runtime_.record(*this, "exited", result);
-  auto* parent_actor = parent.empty() ? &runtime_.root() : runtime_.find(parent).get();
+  // Held, not a raw pointer into a temporary: the parent may be unregistered meanwhile.
+  const auto parent_ref = parent.empty() ? nullptr : runtime_.find(parent);
+  Actor* parent_actor = parent.empty() ? &runtime_.root() : parent_ref.get();
   if (!parent_actor) return;
   SystemMessage m{SystemMessage::ChildExited};
   m.subject = id;
