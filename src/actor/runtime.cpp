@@ -263,7 +263,6 @@ void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const 
     custom = *decision;
   }
   auto decision = supervision::decide(spec, child->manifest.restart, true, custom);
-  record(*child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest.name));
   apply_decision(parent, *child, decision, fmt::format("child {} failed: {}", child->manifest.name, failure.message));
 }
 
@@ -299,6 +298,8 @@ void Runtime::apply_decision(Actor& parent, Actor& child, supervision::Decision 
     decision = Decision::Escalate;
     record(parent, "intensity", fmt::format("more than {} restarts within {} ms", spec.max_restarts, spec.within_ms));
   }
+  // The decision as carried out (a restart past the intensity is an escalation).
+  record(child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest.name));
   switch (decision) {
     case Decision::Stop:
       stop_from(parent, child_id);
