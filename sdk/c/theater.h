@@ -671,8 +671,8 @@ static inline int32_t theater_word_len(const void* p, int32_t len) {
 /* (ch, ch_len, msg, len) */
 #define THEATER_HANDLE_CHANNEL_MESSAGE(fn) \
   THEATER_HANDLER_4_("theater_handle_channel_message", theater_export_channel_message_, fn, ch, ch_len, msg, len)
-/* (id, id_len, reason, reason_len): a monitored actor stopped; reason is JSON
- * {"reason":"normal"|"failure"|..., "message":...} */
+/* (id, id_len, reason, reason_len): a monitored actor is gone for good; reason is JSON
+ * {"reason":"normal"|"failure"|"killed"|"noproc"}, with "kind" and "message" for "failure" */
 #define THEATER_HANDLE_DOWN(fn) \
   THEATER_HANDLER_4_("theater_handle_down", theater_export_down_, fn, id, id_len, reason, reason_len)
 /* (tag): a timer set with theater_timer_set(delay_ms, tag) fired */
@@ -686,7 +686,8 @@ static inline int32_t theater_word_len(const void* p, int32_t len) {
     return theater_status_;                                                                   \
   }                                                                                           \
   int32_t fn(int64_t tag THEATER_UNUSED)
-/* (): a graceful stop; the last chance to theater_state_set */
+/* (): a graceful stop (or the old instance's end before a restart); the last chance to
+ * theater_state_set. Past [limits] shutdown_timeout_ms (default 5000) it is killed, uncommitted. */
 #define THEATER_SHUTDOWN(fn)                                                                  \
   int32_t fn(void);                                                                           \
   int32_t theater_export_shutdown_(void);                                                     \

@@ -15,6 +15,10 @@ constexpr int kMessageBudget = 64;  // messages per turn before others get the w
 constexpr auto kTimeSlice = std::chrono::milliseconds(10);  // preempt long handlers after this
 constexpr int32_t kFuelSlice = 200000;  // units between checks of the deadline and time slice
 
+int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 std::string failure_kind(engine::TrapKind kind) {
   switch (kind) {
     case engine::TrapKind::Timeout: return "timeout";
@@ -61,7 +65,13 @@ int32_t Actor::deliver(Message message) {
 
 void Actor::deliver_system(SystemMessage message) {
   const bool ends_wait = message.kind == SystemMessage::Stop || message.kind == SystemMessage::Terminate;
-  if (ends_wait) stop_pending_.store(true);
+  if (ends_wait) {
+    stop_pending_.store(true);
+    // A handler still running when the deadline passes is killed (OTP: brutal kill after the
+    // child's shutdown time), so a stop never waits on an actor that will not finish.
+    set_kill_deadline(std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(manifest.limits.shutdown_timeout_ms));
+  }
   system_.push(std::move(message), true);
   if (ends_wait && waiting_.load()) {
     // A waiting handler would hold the stop up until its timeout: cut the wait short.
@@ -81,15 +91,28 @@ std::vector<std::string> Actor::children() const {
   return children_;
 }
 
-void Actor::add_child(const std::string& child) {
+void Actor::add_child(const std::string& child, std::optional<size_t> static_entry) {
   std::lock_guard lock(mutex_);
-  children_.push_back(child);
+  if (!static_entry) {
+    children_.push_back(child);
+    return;
+  }
+  // Static children keep their manifest order, ahead of those spawned through the ABI.
+  auto pos = std::find_if(children_.begin(), children_.end(), [&](const std::string& c) {
+    auto it = static_entry_.find(c);
+    return it == static_entry_.end() || it->second > *static_entry;
+  });
+  children_.insert(pos, child);
+  static_entry_[child] = *static_entry;
 }
 
 void Actor::remove_child(const std::string& child) {
   std::lock_guard lock(mutex_);
   std::erase(children_, child);
+  static_entry_.erase(child);
 }
+
+void Actor::set_kill_deadline(std::chrono::steady_clock::time_point at) { kill_at_ns_.store(steady_ns(at)); }
 
 // ---- turns -----------------------------------------------------------------------------------
 
@@ -179,6 +202,13 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
 
 void Actor::on_fuel_exhausted(engine::Instance& instance) {
   const auto now = std::chrono::steady_clock::now();
+  if (handler_running_ && steady_ns(now) > kill_at_ns_.load(std::memory_order_relaxed)) {
+    killed_ = true;
+    instance.raise({engine::TrapKind::Timeout,
+                    fmt::format("killed: still running {} ms (shutdown_timeout_ms) after it was asked to stop",
+                                manifest.limits.shutdown_timeout_ms)});
+    return;
+  }
   if (handler_running_ && now > deadline_) {
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("handler ran past its deadline of {} ms",
@@ -205,13 +235,18 @@ void Actor::handle_system(SystemMessage& msg) {
     case SystemMessage::Init: {
       const auto s = status();
       if (s == ActorStatus::Stopped || s == ActorStatus::Stopping) break;
+      if (msg.reason == abi::kRestart) restart_history.clear();  // a new supervisor, as in OTP
       if (ensure_instance(msg.reason)) {
         status_.store(ActorStatus::Running);
         runtime_.record(*this, msg.reason == abi::kRestart ? "restarted" : "started",
                         msg.reason == abi::kRestart
                             ? fmt::format("restart {}", restarts_.load())
                             : fmt::format("{} state bytes", committed_state().size()));
+        last_failure_.reset();
+        killed_stopping_ = false;
         start_children(msg.reason);
+        // Down notices that came while this actor was down wait for its next instance.
+        for (auto& down : std::exchange(deferred_downs_, {})) deliver_system(std::move(down));
       }
       break;
     }
@@ -222,22 +257,20 @@ void Actor::handle_system(SystemMessage& msg) {
       runtime_.on_child_exited(*this, msg.subject, msg.bytes);
       break;
     case SystemMessage::Terminate:
-      stop_pending_.store(false);
-      if (instance_ && instance_->has_function("theater_shutdown")) invoke("theater_shutdown", {}, "shutdown");
-      drop_instance();
-      if (status() != ActorStatus::Stopped) status_.store(ActorStatus::Starting);
+      handle_terminate();
       break;
     case SystemMessage::Stop:
-      stop_pending_.store(false);
-      if (status() != ActorStatus::Stopped) {
-        status_.store(ActorStatus::Stopping);
-        stop_children();
-        if (instance_ && instance_->has_function("theater_shutdown")) invoke("theater_shutdown", {}, "shutdown");
-        finish_stop();
-        runtime_.record(*this, "stopped", msg.bytes.empty() ? "stopped" : msg.bytes);
-      }
+      handle_stop(msg);
       break;
     case SystemMessage::Down:
+      if (status() == ActorStatus::Starting || status() == ActorStatus::Failed) {
+        SystemMessage later{SystemMessage::Down};
+        later.subject = std::move(msg.subject);
+        later.bytes = std::move(msg.bytes);
+        deferred_downs_.push_back(std::move(later));
+        break;
+      }
+      if (status() != ActorStatus::Running) break;
       if (ensure_instance(abi::kResume) && instance_->has_function("theater_handle_down")) {
         auto id_ptr = place_bytes(msg.subject);
         auto reason_ptr = id_ptr ? place_bytes(msg.bytes) : std::nullopt;
@@ -254,35 +287,106 @@ void Actor::handle_system(SystemMessage& msg) {
   if (msg.done) msg.done();
 }
 
+void Actor::handle_terminate() {
+  stop_pending_.store(false);
+  const bool was_running = status() == ActorStatus::Running;
+  terminating_ = true;
+  call_shutdown();
+  terminating_ = false;
+  drop_instance();
+  if (status() != ActorStatus::Stopped) status_.store(ActorStatus::Starting);
+  set_kill_deadline(std::chrono::steady_clock::time_point::max());
+  if (was_running) runtime_.record(*this, "terminated", "instance dropped by its supervisor; identity and state kept");
+}
+
+void Actor::handle_stop(SystemMessage& msg) {
+  stop_pending_.store(false);
+  if (status() == ActorStatus::Stopped) return;
+  status_.store(ActorStatus::Stopping);
+  stop_children();
+  call_shutdown();
+  finish_stop();
+  set_kill_deadline(std::chrono::steady_clock::time_point::max());
+  runtime_.record(*this, "stopped", msg.bytes.empty() ? "stopped" : msg.bytes);
+}
+
+void Actor::call_shutdown() {
+  if (!instance_ || !instance_->has_function("theater_shutdown")) return;
+  // Its own budget, counted from now (stopping the children may have taken a while).
+  set_kill_deadline(std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(manifest.limits.shutdown_timeout_ms));
+  invoke("theater_shutdown", {}, "shutdown");
+}
+
 void Actor::terminate_children() {
   auto kids = children();
   for (auto it = kids.rbegin(); it != kids.rend(); ++it) runtime_.terminate_from(*this, *it);
 }
 
 void Actor::start_children(uint32_t reason) {
-  auto kids = children();
-  if (kids.empty() && reason != abi::kUpgrade) {
-    for (const auto& spec : manifest.children) {
-      if (status() != ActorStatus::Running) return;
+  std::vector<std::string> started;
+  // OTP: a child that cannot start fails its supervisor's start; the children started before it
+  // are terminated first (reverse start order).
+  auto give_up = [&](const std::string& what) {
+    for (auto it = started.rbegin(); it != started.rend(); ++it) runtime_.terminate_from(*this, *it);
+    fail({"error", what});
+  };
+  auto check = [&](const std::string& kid, const std::string& label) {
+    auto child = runtime_.find(kid);
+    if (child && child->status() == ActorStatus::Failed) {
+      give_up(fmt::format("child {} failed to start", label));
+      return false;
+    }
+    if (child && child->status() == ActorStatus::Running) started.push_back(kid);
+    return status() == ActorStatus::Running;
+  };
+  auto entry_of = [&](size_t entry) -> std::string {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, e] : static_entry_) {
+      if (e == entry) return id;
+    }
+    return "";
+  };
+  for (size_t entry = 0; entry < manifest.children.size(); ++entry) {
+    if (status() != ActorStatus::Running) return;
+    const auto& spec = manifest.children[entry];
+    std::string kid = entry_of(entry);
+    if (!kid.empty()) {
+      restart_child(kid);
+    } else {
       try {
         auto child = load_manifest(spec.manifest);
         std::optional<Bytes> init;
         if (spec.init_state) init = read_file_text(*spec.init_state);
-        runtime_.spawn_from(*this, child, init);
+        kid = runtime_.spawn_from(*this, child, init, entry);
       } catch (const std::exception& e) {
-        fail({"error", fmt::format("cannot start child {}: {}", spec.manifest.string(), e.what())});
+        give_up(fmt::format("cannot start child {}: {}", spec.manifest.string(), e.what()));
         return;
       }
     }
-    return;
+    if (!check(kid, spec.manifest.stem().string())) return;
   }
-  for (const auto& kid : kids) {
+  if (reason == abi::kFirstStart) return;
+  // Children spawned through the ABI come back too (OTP would drop them: see docs/supervision.md).
+  for (const auto& kid : children()) {
+    {
+      std::lock_guard lock(mutex_);
+      if (static_entry_.count(kid)) continue;
+    }
+    restart_child(kid);
     auto child = runtime_.find(kid);
-    if (!child || child->status() != ActorStatus::Starting) continue;
-    SystemMessage m{SystemMessage::Init};
-    m.reason = abi::kRestart;
-    runtime_.system_and_wait(this, *child, std::move(m));
+    if (!check(kid, child ? child->manifest.name : kid)) return;
   }
+}
+
+void Actor::restart_child(const std::string& kid) {
+  auto child = runtime_.find(kid);
+  if (!child) return;
+  const auto s = child->status();
+  if (s != ActorStatus::Starting && s != ActorStatus::Failed) return;  // running (upgrade) or gone
+  SystemMessage m{SystemMessage::Init};
+  m.reason = abi::kRestart;
+  runtime_.system_and_wait(this, *child, std::move(m));
 }
 
 void Actor::stop_children() {
@@ -297,7 +401,16 @@ void Actor::finish_stop() {
     if (m.reply) m.reply->complete(abi::kESTOPPED, {});
   }
   runtime_.close_channels_of(id);
-  runtime_.notify_down(id, R"({"reason":"normal"})");
+  // Why it is gone: a normal stop or exit, a stop for good after a failure (temporary child,
+  // stop decision, escalation), or killed at the shutdown deadline.
+  nlohmann::json reason{{"reason", "normal"}};
+  if (killed_stopping_) {
+    reason = {{"reason", "killed"}};
+  } else if (last_failure_) {
+    reason = {{"reason", "failure"}, {"kind", last_failure_->kind}, {"message", last_failure_->message}};
+  }
+  runtime_.notify_down(id, reason.dump());
+  runtime_.drop_monitors_of(id);
 }
 
 bool Actor::ensure_instance(uint32_t reason) {
@@ -333,16 +446,24 @@ void Actor::drop_instance() {
 
 void Actor::fail(Failure failure) {
   drop_instance();
-  runtime_.record(*this, "failed", fmt::format("{}: {}", failure.kind, failure.message));
+  const bool killed = std::exchange(killed_, false);
+  killed_stopping_ = killed_stopping_ || killed;
+  runtime_.record(*this, killed ? "killed" : "failed", fmt::format("{}: {}", failure.kind, failure.message));
   // A failure while stopping (say theater_shutdown trapped, or a wait cut short by the stop)
   // only ends the stop sooner: it is not reported to the parent.
-  if (status() == ActorStatus::Stopping || status() == ActorStatus::Stopped || stop_pending_.load()) return;
+  if (status() == ActorStatus::Stopping || status() == ActorStatus::Stopped || stop_pending_.load() ||
+      terminating_) {
+    return;
+  }
   status_.store(ActorStatus::Failed);
+  last_failure_ = failure;
   // Its children lose their parent for a moment: their instances go too (reverse start order),
   // identities and committed states stay, and they start again when the parent does.
   terminate_children();
   if (!module) return;
-  auto* parent_actor = parent.empty() ? &runtime_.root() : runtime_.find(parent).get();
+  // Held, not a raw pointer into a temporary: the parent may be unregistered meanwhile.
+  const auto parent_ref = parent.empty() ? nullptr : runtime_.find(parent);
+  Actor* parent_actor = parent.empty() ? &runtime_.root() : parent_ref.get();
   if (!parent_actor) return;
   SystemMessage m{SystemMessage::ChildFailed};
   m.subject = id;
@@ -356,7 +477,9 @@ void Actor::exit_normally(Bytes result) {
   stop_children();
   finish_stop();
   runtime_.record(*this, "exited", result);
-  auto* parent_actor = parent.empty() ? &runtime_.root() : runtime_.find(parent).get();
+  // Held, not a raw pointer into a temporary: the parent may be unregistered meanwhile.
+  const auto parent_ref = parent.empty() ? nullptr : runtime_.find(parent);
+  Actor* parent_actor = parent.empty() ? &runtime_.root() : parent_ref.get();
   if (!parent_actor) return;
   SystemMessage m{SystemMessage::ChildExited};
   m.subject = id;

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +47,8 @@ struct SystemMessage {
     ChildExited,   // (to a parent) child `subject` exited normally with `bytes`
     Terminate,     // drop the instance (theater_shutdown first); keep identity: a restart follows
     Stop,          // stop for good: children first, then theater_shutdown, then gone
+                   // (both: a handler still running shutdown_timeout_ms after the message
+                   // arrived is killed, and so is a theater_shutdown running longer than that)
     Down,          // a monitored actor `subject` stopped; `bytes` is the reason JSON
     Run,           // run `fn` inside this actor's turn (supervision steps, tests)
   };
@@ -111,9 +115,12 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::optional<supervision::Decision> call_child_error(const std::string& child, const std::string& err_json);
   void call_child_exit(const std::string& child, const Bytes& result);
 
-  // Child bookkeeping ([turn] of this actor as a parent).
-  void add_child(const std::string& id);
+  // Child bookkeeping ([turn] of this actor as a parent). A static child (one of the manifest's
+  // [[children]]) remembers its entry, so that a restart of this actor starts every entry again.
+  void add_child(const std::string& id, std::optional<size_t> static_entry = std::nullopt);
   void remove_child(const std::string& id);
+  // Restarts of children within the intensity window; a restarted actor starts with none (OTP:
+  // a new supervisor process).
   std::deque<std::chrono::steady_clock::time_point> restart_history;
 
  private:
@@ -131,9 +138,18 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void exit_normally(Bytes result);
   void stop_children();
   void terminate_children();
-  // After a successful init: first start runs [[children]]; a restart brings back the children
-  // that were terminated when this actor failed (same ids, their committed states).
+  // After a successful init, in start order: each [[children]] entry (on a restart, the child of
+  // that entry comes back with its id and committed state; an entry whose child is gone gets a
+  // fresh one), then the children spawned through the ABI. As in OTP, a child that fails to
+  // start makes this actor fail (after terminating the children started before it).
   void start_children(uint32_t reason);
+  // Brings back a child whose instance is gone (terminated, or failed while this actor was down).
+  void restart_child(const std::string& id);
+  void handle_stop(SystemMessage& msg);
+  void handle_terminate();
+  // theater_shutdown, killed past the shutdown deadline.
+  void call_shutdown();
+  void set_kill_deadline(std::chrono::steady_clock::time_point at);
   void arm_hibernation();
   void hibernate_if_idle();
   std::chrono::milliseconds hibernate_after() const;  // the manifest's, else the runtime's
@@ -146,6 +162,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::atomic<ActorStatus> status_{ActorStatus::Starting};
   Bytes committed_;                      // [lock]
   std::vector<std::string> children_;    // [lock] in start order
+  std::map<std::string, size_t> static_entry_;  // [lock] child id -> its [[children]] entry
   std::unique_ptr<engine::Instance> instance_;  // [turn]
   Mailbox<Message> mailbox_;
   Mailbox<SystemMessage> system_;
@@ -159,6 +176,13 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::atomic<bool> wake_ready_{false};
   std::atomic<bool> wait_cancelled_{false};
   std::atomic<bool> stop_pending_{false};  // a Stop/Terminate is queued: failures until then are its doing
+  // steady_clock ns after which the running handler is killed (a Stop/Terminate is waiting)
+  std::atomic<int64_t> kill_at_ns_{std::numeric_limits<int64_t>::max()};
+  bool terminating_ = false;  // handling Terminate: a failure in theater_shutdown is not reported [turn]
+  bool killed_ = false;       // the handler that just failed was killed by the shutdown deadline [turn]
+  bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
+  std::optional<Failure> last_failure_;   // since the last successful init: a stop says "failure" [turn]
+  std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
   HandlerScratch scratch_;
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};

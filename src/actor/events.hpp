@@ -16,8 +16,11 @@ struct Event {
   int64_t time_ms = 0;  // wall clock, ms since the epoch
   std::string actor;    // id
   std::string name;     // manifest name
-  std::string type;     // started | init | failed | restarting | restarted | stopped | exited |
-                        // escalated | message | undeliverable | reply-dropped | log | tree-stopped
+  std::string type;     // created | started | failed | decision | intensity | restarting |
+                        // restarted | terminated (instance dropped by its supervisor, identity
+                        // kept: a restart follows) | stopped | killed (past shutdown_timeout_ms
+                        // while stopping) | exited | escalated | tree-stopped | hibernated |
+                        // resumed | undeliverable | reply-dropped | spawn-refused | log
   std::string detail;   // human-readable
   std::string json() const;
 };

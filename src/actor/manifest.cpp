@@ -6,6 +6,7 @@
 // Keys added beyond the design document:
 //   [environment]            string values: the actor's WASI environment, NAME = "value"
 //   [chain] store_payloads   bool, default true: keep message bytes in the event chain
+//   [limits] hibernate_after_ms, shutdown_timeout_ms   (docs/abi-additions.md)
 #include "actor/manifest.hpp"
 
 #include <fmt/format.h>
@@ -31,7 +32,7 @@ const std::map<std::string_view, std::vector<std::string_view>> kKnownKeys = {
       "children", "environment", "chain"}},
     {"limits",
      {"memory_mb", "handler_timeout_ms", "mailbox", "max_message_bytes", "max_state_bytes",
-      "hibernate_after_ms"}},
+      "hibernate_after_ms", "shutdown_timeout_ms"}},
     {"supervision", {"strategy", "on_failure", "max_restarts", "within_ms"}},
     {"children", {"manifest", "init_state"}},
     {"chain", {"store_payloads"}},
@@ -295,6 +296,7 @@ class Parser {
     l.mailbox = uint_at(t, "limits", "mailbox", kPositive, l.mailbox);
     l.max_message_bytes = uint_at(t, "limits", "max_message_bytes", kPositive, l.max_message_bytes);
     l.max_state_bytes = uint_at(t, "limits", "max_state_bytes", kPositive, l.max_state_bytes);
+    l.shutdown_timeout_ms = uint_at(t, "limits", "shutdown_timeout_ms", kPositive, l.shutdown_timeout_ms);
     if (t.contains("hibernate_after_ms")) {
       l.hibernate_after_ms = uint_at(t, "limits", "hibernate_after_ms", kNonNegative, 0);
     }

@@ -33,6 +33,9 @@ struct Limits {
   // Idle this long, the actor drops its instance and keeps only its committed state; the next
   // message resumes it (theater_init reason 3). Unset: the runtime's default; 0: never.
   std::optional<uint32_t> hibernate_after_ms;
+  // A stop or a restart gives a handler still running this long to finish, and theater_shutdown
+  // this long to return; past it the instance is dropped (killed) and the stop goes on.
+  uint32_t shutdown_timeout_ms = 5000;
 };
 
 struct SupervisionSpec {

@@ -111,7 +111,8 @@ Bytes Runtime::initial_state(const Manifest& manifest, std::optional<Bytes> init
 
 std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
                                              std::optional<Bytes> init_state,
-                                             const std::string& parent) {
+                                             const std::string& parent,
+                                             std::optional<size_t> static_entry) {
   auto module = load_module(manifest);
   auto state = initial_state(manifest, std::move(init_state));
   if (state.size() > manifest.limits.max_state_bytes) {
@@ -125,13 +126,14 @@ std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
     actors_[actor->id] = actor;
   }
   Actor& parent_actor = parent.empty() ? *root_ : *find(parent);
-  parent_actor.add_child(actor->id);
+  parent_actor.add_child(actor->id, static_entry);
   return actor;
 }
 
 std::string Runtime::spawn_from(Actor& parent, const Manifest& manifest,
-                                std::optional<Bytes> init_state) {
-  auto actor = create_actor(manifest, std::move(init_state), &parent == root_.get() ? "" : parent.id);
+                                std::optional<Bytes> init_state, std::optional<size_t> static_entry) {
+  auto actor = create_actor(manifest, std::move(init_state), &parent == root_.get() ? "" : parent.id,
+                            static_entry);
   SystemMessage m{SystemMessage::Init};
   m.reason = abi::kFirstStart;
   system_and_wait(&parent, *actor, std::move(m));
@@ -241,9 +243,16 @@ void Runtime::restart_from(Actor& caller, const std::string& id) {
   system_and_wait(&caller, *child, std::move(m));
 }
 
+namespace {
+// The parent's answer to a failure or an exit comes in the parent's turn, while it runs: a parent
+// that is down itself (failed, stopping) restarts or stops its children with itself.
+bool supervising(Actor& parent) { return !parent.module || parent.status() == ActorStatus::Running; }
+}  // namespace
+
 void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const Failure& failure) {
   auto child = find(child_id);
-  if (!child || child->status() != ActorStatus::Failed) return;  // stopped meanwhile
+  if (!child || child->status() != ActorStatus::Failed) return;  // stopped or restarted meanwhile
+  if (!supervising(parent)) return;
   const SupervisionSpec& spec = parent.manifest.supervision;
 
   std::optional<supervision::Decision> custom;
@@ -257,13 +266,18 @@ void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const 
     custom = *decision;
   }
   auto decision = supervision::decide(spec, child->manifest.restart, true, custom);
-  record(*child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest.name));
   apply_decision(parent, *child, decision, fmt::format("child {} failed: {}", child->manifest.name, failure.message));
 }
 
 void Runtime::on_child_exited(Actor& parent, const std::string& child_id, const Bytes& result) {
   auto child = find(child_id);
   if (!child) return;
+  if (!supervising(parent)) {
+    // Gone for good; a [[children]] entry gets a fresh child when the parent starts again.
+    parent.remove_child(child_id);
+    unregister(child_id);
+    return;
+  }
   if (parent.module) parent.call_child_exit(child_id, result);
   auto decision = supervision::decide(parent.manifest.supervision, child->manifest.restart, false);
   if (decision == supervision::Decision::Restart) {
@@ -287,35 +301,64 @@ void Runtime::apply_decision(Actor& parent, Actor& child, supervision::Decision 
     decision = Decision::Escalate;
     record(parent, "intensity", fmt::format("more than {} restarts within {} ms", spec.max_restarts, spec.within_ms));
   }
+  // The decision as carried out (a restart past the intensity is an escalation).
+  record(child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest.name));
   switch (decision) {
     case Decision::Stop:
       stop_from(parent, child_id);
       break;
-    case Decision::Restart: {
-      auto kids = parent.children();
-      auto pos = std::find(kids.begin(), kids.end(), child_id);
-      const size_t failed = pos == kids.end() ? 0 : static_cast<size_t>(pos - kids.begin());
-      auto scope = supervision::restart_scope(spec.strategy, kids.size(), failed);
-      for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
-        if (kids[*it] != child_id) terminate_from(parent, kids[*it]);
-      }
-      for (size_t index : scope) restart_from(parent, kids[index]);
+    case Decision::Restart:
+      restart_scope(parent, child_id);
       break;
-    }
     case Decision::Escalate:
       escalate(parent, why);
       break;
   }
 }
 
+// As OTP's supervisor: the children in the strategy's scope are stopped in reverse start order
+// (the failed one is down already; a temporary one is stopped for good, never restarted), then
+// started again in start order.
+void Runtime::restart_scope(Actor& parent, const std::string& child_id) {
+  auto kids = parent.children();
+  auto pos = std::find(kids.begin(), kids.end(), child_id);
+  const size_t failed = pos == kids.end() ? 0 : static_cast<size_t>(pos - kids.begin());
+  auto scope = supervision::restart_scope(parent.manifest.supervision.strategy, kids.size(), failed);
+  auto temporary_sibling = [&](const std::string& id) {
+    auto a = find(id);
+    return id != child_id && a && a->manifest.restart == RestartType::Temporary;
+  };
+  for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
+    const std::string& id = kids[*it];
+    if (id == child_id) continue;
+    if (temporary_sibling(id)) {
+      stop_from(parent, id);
+    } else {
+      terminate_from(parent, id);
+    }
+  }
+  for (size_t index : scope) {
+    const std::string& id = kids[index];
+    if (temporary_sibling(id)) continue;
+    restart_from(parent, id);
+    // Being stopped: the rest of the restart is abandoned (the stop stops them all).
+    if (parent.stop_pending_.load()) return;
+    // It failed to start: its failure is on its way here, and the restart is tried again then
+    // (OTP's try_again), counting against the intensity; the later children wait until then.
+    auto a = find(id);
+    if (a && a->status() == ActorStatus::Failed) return;
+  }
+}
+
 void Runtime::escalate(Actor& parent, const std::string& why) {
-  // The parent stops its children and fails itself; its own parent decides next.
-  parent.stop_children();
   if (&parent == root_.get()) {
     stop_tree(why);
     return;
   }
+  // The parent gives up: it stops its children (reverse start order) and fails itself, with kind
+  // "escalated"; its own parent decides next.
   record(parent, "escalated", why);
+  parent.stop_children();
   parent.fail({"escalated", why});
 }
 
@@ -325,6 +368,9 @@ void Runtime::stop_tree(const std::string& reason) {
     if (!tree_stopped_) tree_stopped_ = reason;
   }
   record(*root_, "tree-stopped", reason);
+  // Nothing is left behind: every top-level actor (failed ones included) is stopped for good,
+  // its children with it.
+  root_->stop_children();
   tree_cv_.notify_all();
 }
 
@@ -448,6 +494,11 @@ void Runtime::notify_down(const std::string& target, const std::string& reason_j
       actor->deliver_system(std::move(m));
     }
   }
+}
+
+void Runtime::drop_monitors_of(const std::string& watcher) {
+  std::lock_guard lock(monitors_mutex_);
+  std::erase_if(monitors_, [&](const auto& entry) { return entry.second == watcher; });
 }
 
 std::string Runtime::new_channel(const std::string& opener, const std::string& target) {

@@ -108,7 +108,9 @@ class Runtime {
   // Drops `id`'s instance (keeping identity and state) from inside caller's turn.
   void terminate_from(Actor& caller, const std::string& id);
   // Start a child inside the parent's turn, waiting (in the parent's fiber) for its init.
-  std::string spawn_from(Actor& parent, const Manifest& manifest, std::optional<Bytes> init_state);
+  // `static_entry`: the index of the parent's [[children]] entry it is started for.
+  std::string spawn_from(Actor& parent, const Manifest& manifest, std::optional<Bytes> init_state,
+                         std::optional<size_t> static_entry = std::nullopt);
 
   // Delivers a system message to target and waits until it is handled: in caller's fiber when
   // called from an actor's turn (caller non-null), else by blocking this outside thread.
@@ -118,6 +120,7 @@ class Runtime {
   int32_t monitor(const std::string& watcher, const std::string& target);
   int32_t demonitor(const std::string& watcher, const std::string& target);
   void notify_down(const std::string& target, const std::string& reason_json);
+  void drop_monitors_of(const std::string& watcher);  // a watcher that stopped watches nothing
 
   // Channels between two actors.
   struct Channel {
@@ -131,10 +134,12 @@ class Runtime {
 
  private:
   std::shared_ptr<Actor> create_actor(const Manifest& manifest, std::optional<Bytes> init_state,
-                                      const std::string& parent);
+                                      const std::string& parent,
+                                      std::optional<size_t> static_entry = std::nullopt);
   void stop_tree(const std::string& reason);
   void apply_decision(Actor& parent, Actor& child, supervision::Decision decision,
                       const std::string& why);
+  void restart_scope(Actor& parent, const std::string& child_id);
   void escalate(Actor& parent, const std::string& why);
   bool in_parents_turn(const std::string& id, void (Runtime::*step)(Actor& parent, const std::string& id));
   Bytes initial_state(const Manifest& manifest, std::optional<Bytes> init_state);

@@ -30,7 +30,8 @@ bool restart_intensity_exceeded(std::deque<Clock::time_point>& history, Clock::t
 
 // Which children a restart of children[failed] reaches, in start order:
 // one_for_one -> just it; one_for_all -> all; rest_for_one -> it and those started after it.
-// They are stopped in reverse of this order and started again in this order.
+// They are stopped in reverse of this order and started again in this order; a temporary one
+// (other than the failed child) is stopped for good instead (Runtime::restart_scope).
 std::vector<size_t> restart_scope(Strategy strategy, size_t child_count, size_t failed);
 
 }  // namespace theater::supervision
