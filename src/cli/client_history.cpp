@@ -55,11 +55,8 @@ void show_events(const HistoryOptions& o, const std::string& type) {
   }
   if (!o.follow) return;
   std::string stream = "/v1/stream?actor=" + id_seg;
-  if (!type.empty()) {
-    stream += "&types=" + url_segment(type);
-  } else {
-    stream += "&types=";  // every type
-  }
+  // With a type filter, the end of the actor still comes through: it ends the follow.
+  if (!type.empty()) stream += "&types=" + url_segment(type) + ",stopped,exited";
   if (r.contains("stream_cursor")) stream += fmt::format("&since={}", r["stream_cursor"].get<uint64_t>());
   client.follow(stream, [&](const Json& e) {
     if (e.value("type", "") == "gap") {
@@ -67,8 +64,8 @@ void show_events(const HistoryOptions& o, const std::string& type) {
       return true;
     }
     if (seen.count({e.value("time_ms", int64_t{0}), e.value("type", ""), e.value("detail", "")})) return true;
-    print(e);
     const std::string t = e.value("type", "");
+    if (type.empty() || t == type) print(e);
     return t != "stopped" && t != "exited";
   });
 }

@@ -220,6 +220,7 @@ void add_api_routes(httplib::Server& http, Server& server) {
   http.Post("/v1/actors/" + kId + "/send", json_route([&](const Req& req, Res&) {
               const std::string id = req.matches[1];
               JsonBody body(req.body, {{"message", FieldType::String, true}, {"message_encoding", FieldType::String}});
+              live_actor(runtime, id);
               check_rc(runtime.send(id, *body.bytes("message", "message_encoding")), id);
               return Json{{"id", id}, {"sent", true}};
             }));
@@ -233,6 +234,7 @@ void add_api_routes(httplib::Server& http, Server& server) {
               if (timeout < 1 || timeout > kMaxRequestTimeoutMs) {
                 throw ApiError(400, "bad_request", fmt::format("'timeout_ms' must be between 1 and {}", kMaxRequestTimeoutMs));
               }
+              live_actor(runtime, id);
               auto r = runtime.request(id, *body.bytes("message", "message_encoding"), std::chrono::milliseconds(timeout));
               check_rc(r.rc, id);
               Json out{{"id", id}};

@@ -33,7 +33,7 @@ int status_for_rc(int32_t rc) {
 std::string explain_rc(int32_t rc) {
   switch (rc) {
     case abi::kEINVAL: return "the actor handled the request but did not reply";
-    case abi::kENOTFOUND: return "no such actor, or it does not handle this kind of message";
+    case abi::kENOTFOUND: return "gone, or it does not handle this kind of message (no such export)";
     case abi::kEDENIED: return "not allowed";
     case abi::kETIMEOUT: return "no reply before the timeout (raise timeout_ms, or look at the actor's events)";
     case abi::kEFULL: return "the actor's mailbox is full: retry later";
