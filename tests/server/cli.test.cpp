@@ -266,4 +266,39 @@ TEST_F(CliTest, SigtermStopsTheTreeInOrderAndExitsCleanly) {
   EXPECT_EQ(cli({"list"}).exit_code, 3);
 }
 
+// `new` makes a project that `build` compiles and `run` runs, as it is; `build` says what is wrong.
+TEST(CliBuildTest, NewBuildRunAndBuildErrors) {
+  const auto dir = fresh_dir("build");
+  const std::string project = (dir / "greeter").string();
+  auto made = run_process({THEATER_BINARY, "new", "greeter", "--dir", project});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "greeter" / "greeter.c"));
+  auto again = run_process({THEATER_BINARY, "new", "greeter", "--dir", project});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.output.find("exists and is not empty"), std::string::npos) << again.output;
+  auto built = run_process({THEATER_BINARY, "build", project});
+  ASSERT_EQ(built.exit_code, 0) << built.output;
+  EXPECT_NE(built.output.find("built " + project + "/greeter.wasm"), std::string::npos) << built.output;
+  auto ran = run_process({THEATER_BINARY, "run", project + "/greeter.toml", "--quiet", "--request", "hello",
+                          "--request", "count"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_EQ(ran.output, "hello from greeter (message 1)\n1\n");
+
+  // A compile error shows the compiler's message.
+  write_file_atomic(dir / "greeter" / "broken.c", "int broken( { return 0; }\n");
+  auto broken = run_process({THEATER_BINARY, "build", project, "--no-aot"});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.output.find("broken.c does not compile"), std::string::npos) << broken.output;
+  std::filesystem::remove(dir / "greeter" / "broken.c");
+  // A module that calls what its manifest does not grant is refused, naming the import.
+  write_file_atomic(dir / "greeter" / "greeter.toml", "name = \"greeter\"\ncomponent = \"greeter.wasm\"\n");
+  auto refused = run_process({THEATER_BINARY, "build", project, "--no-aot"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("would be refused by the runtime"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("message-server"), std::string::npos) << refused.output;
+  auto bad_name = run_process({THEATER_BINARY, "new", "Bad Name"});
+  EXPECT_EQ(bad_name.exit_code, 2);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace theater::test
