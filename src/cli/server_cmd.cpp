@@ -71,6 +71,8 @@ int serve(const ServerOptions& o) {
     hub->publish(server::server_event("progress", fmt::format("{} {:3d}%", what, percent)));
   };
   try {
+    // The token first: it makes the data directory, owner-only, before the runtime writes there.
+    sc.token = server::load_or_create_token(sc.data_dir);
     Runtime runtime(config);
     runtime.observe([&](const Event& e) {
       if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;

@@ -34,7 +34,9 @@ std::optional<std::string> read_token(const std::filesystem::path& data_dir) {
 
 std::string load_or_create_token(const std::filesystem::path& data_dir) {
   std::error_code ec;
+  const bool existed = std::filesystem::exists(data_dir, ec);
   std::filesystem::create_directories(data_dir, ec);
+  if (!ec && !existed) std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all, ec);
   if (ec) throw std::runtime_error(fmt::format("cannot create data directory {}: {}", data_dir.string(), ec.message()));
   if (auto token = read_token(data_dir)) return *token;
   unsigned char raw[32];
