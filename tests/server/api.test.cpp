@@ -442,6 +442,16 @@ TEST_F(ServerTest, GarbageOnTheSocketCannotCrashTheServer) {
           "Content-Length: 40\r\n\r\n{\"message\":\"\\ud800\\udc00\xff\xfe\"}    ",
   };
   for (const auto& g : garbage) raw_exchange(srv->port(), g);
+  // Deep nesting inside the size limit: refused with a 400, not a stack overflow.
+  for (const std::string& deep : {std::string(400000, '[') + std::string(400000, ']'),
+                                  [] {
+                                    std::string s;
+                                    for (int i = 0; i < 100000; ++i) s += "{\"a\":";
+                                    return s + "1" + std::string(100000, '}');
+                                  }()}) {
+    auto [status, body] = post("/v1/actors/" + echo + "/send", deep);
+    EXPECT_EQ(status, 400) << body.dump().substr(0, 200);
+  }
   auto [s, r] = post("/v1/actors/" + echo + "/request", R"({"message":"alive"})");
   EXPECT_EQ(s, 200);
   EXPECT_EQ(r["reply"], "alive");
