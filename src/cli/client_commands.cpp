@@ -49,7 +49,8 @@ class StartProgress {
           if (type == "progress") {
             fmt::print(stderr, "\r\033[K{}", e.value("detail", ""));
           } else {
-            fmt::print(stderr, "\r\033[Kstarted {} actor{}: {}", ++started_, started_ == 1 ? "" : "s", e.value("actor", ""));
+            ++started_;
+            fmt::print(stderr, "\r\033[Kstarted {} actor{}: {}", started_, started_ == 1 ? "" : "s", e.value("actor", ""));
           }
           shown_ = true;
           return !done_.load();

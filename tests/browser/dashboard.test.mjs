@@ -53,7 +53,7 @@ let page;
 let failed = false;
 try {
   const url = await waitFor(() => (serverOut.match(/dashboard\s+(http:\/\/\S+)/) || [])[1], 'the dashboard address');
-  await waitFor(() => serverOut.includes('started supervisor-'), 'the demo tree');
+  await waitFor(() => serverOut.includes('started supervisor-'), 'the demo tree', 240000);  // a cold cache compiles first
   step(`server up, dashboard at ${url.replace(/token=.*/, 'token=…')}`);
 
   // ---- the browser ----------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class Child {
     return ss.str();
   }
   // Waits until the output contains `text` (true) or the time is up (false).
-  bool wait_for(const std::string& text, std::chrono::milliseconds limit = 30s, size_t count = 1) const {
+  bool wait_for(const std::string& text, std::chrono::milliseconds limit = 60s, size_t count = 1) const {
     const auto until = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < until) {
       const std::string out = output();
@@ -90,7 +90,8 @@ class CliTest : public ::testing::Test {
         std::vector<std::string>{THEATER_BINARY, "server", "--data", (dir / "data").string(), "--listen",
                                  "127.0.0.1:0", "--start", std::string(THEATER_EXAMPLES_DIR) + "/demo.toml"},
         dir / "server.log");
-    ASSERT_TRUE(server->wait_for("started supervisor-")) << server->output();
+    // A cold compile cache (CI) compiles four modules first.
+    ASSERT_TRUE(server->wait_for("started supervisor-", 240s)) << server->output();
     const std::string out = server->output();
     const auto at = out.find("listening on http://");
     ASSERT_NE(at, std::string::npos);
