@@ -15,6 +15,7 @@
 #include "cli/commands.hpp"
 #include "cli/event_view.hpp"
 #include "server/auth.hpp"
+#include "server/http_util.hpp"
 #include "server/server.hpp"
 
 namespace theater::cli {
@@ -77,7 +78,11 @@ int serve(const ServerOptions& o) {
     runtime.observe([&](const Event& e) {
       if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
       std::lock_guard lock(print_mutex);
-      std::cout << (o.json ? e.json() : format_event(e, !o.json && ::isatty(1))) << std::endl;
+      // Not Event::json(): an actor's log line need not be UTF-8, and that must not throw here.
+      std::cout << (o.json ? server::json_text({{"time_ms", e.time_ms}, {"actor", e.actor}, {"name", e.name},
+                                                {"type", e.type}, {"detail", e.detail}})
+                           : format_event(e, ::isatty(1)))
+                << std::endl;
     });
     server::Server srv(runtime, sc, hub);
     srv.start();

@@ -17,8 +17,9 @@ namespace {
 
 std::string sse_frame(const HubEvent& he) {
   const Event& e = he.event;
-  nlohmann::json j{{"id", he.id},     {"seq", e.seq},   {"time_ms", e.time_ms}, {"actor", e.actor},
-                   {"name", e.name},  {"type", e.type}, {"detail", e.detail}};
+  // No "seq": observers see an event before the actor's log numbers it (Runtime::record).
+  nlohmann::json j{{"id", he.id},     {"time_ms", e.time_ms}, {"actor", e.actor},
+                   {"name", e.name},  {"type", e.type},       {"detail", e.detail}};
   return fmt::format("id: {}\ndata: {}\n\n", he.id, json_text(j));
 }
 
