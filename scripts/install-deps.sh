@@ -9,7 +9,12 @@ PACKAGES=(
   libsqlite3-dev libssl-dev libboost-context-dev libconcurrentqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   erlang-base libcaf-dev jq              # bench/compare: Erlang/OTP and CAF runners; jq merges
+  libcpp-httplib-dev                     # theater server (HTTP API) and the CLI's client
+  chromium                               # the dashboard's browser test (tests/browser)
 )
+# Node.js for the browser test: Debian's, unless one is installed already (it brings its own npm).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,4 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core (drives Debian's chromium; it downloads no browser of its own) for tests/browser.
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+  echo "installing playwright-core into tests/browser"
+  npm ci --prefix "$browser_tests" --no-audit --no-fund --loglevel=error
 fi

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/abi.hpp"
+#include "base/counters.hpp"
 #include "base/files.hpp"
 #include "actor/runtime.hpp"
 #include "engine/resolve.hpp"
@@ -58,7 +59,11 @@ int32_t Actor::deliver(Message message) {
   const auto s = status();
   if (s == ActorStatus::Stopping || s == ActorStatus::Stopped) return abi::kESTOPPED;
   if (message.bytes.size() > manifest.limits.max_message_bytes) return abi::kETOOBIG;
-  if (!mailbox_.push(std::move(message))) return abi::kEFULL;
+  if (!mailbox_.push(std::move(message))) {
+    runtime_counters().messages_refused.add();
+    return abi::kEFULL;
+  }
+  runtime_counters().messages_sent.add();
   runtime_.scheduler().schedule(shared_from_this());
   return abi::kOk;
 }
@@ -638,8 +643,11 @@ void Actor::handle_message(Message& msg) {
     }
   }
   auto reply = msg.reply;
+  const auto handler_start = std::chrono::steady_clock::now();
   auto result = invoke(export_name, args, fmt::format("{} from {}", to_string(msg.kind), msg.from),
                        msg.kind == MessageKind::Request ? reply : nullptr);
+  runtime_counters().messages_handled.add();
+  runtime_counters().handler_latency.observe(std::chrono::steady_clock::now() - handler_start);
   if (!reply) return;
   if (msg.kind == MessageKind::ChannelOpen) {
     reply->complete(result ? (*result == 1 ? 1 : 0) : abi::kEFAILED, {});

@@ -1,0 +1,154 @@
+// theater server: the runtime with its management API, event stream, metrics and dashboard
+// (src/server/). Runs until SIGTERM or Ctrl-C, then stops accepting, stops the tree in order and
+// lets the runtime flush its store.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "actor/runtime.hpp"
+#include "cli/client.hpp"
+#include "cli/commands.hpp"
+#include "cli/event_view.hpp"
+#include "server/auth.hpp"
+#include "server/http_util.hpp"
+#include "server/server.hpp"
+
+namespace theater::cli {
+
+namespace {
+
+struct ServerOptions {
+  std::string data_dir;
+  std::string listen = fmt::format("{}:{}", server::kDefaultHost, server::kDefaultPort);
+  std::vector<std::string> start;
+  std::string engine = "aot";
+  unsigned workers = 0;
+  unsigned hibernate_after_ms = 0;
+  size_t max_body = 8u << 20;
+  size_t http_threads = 32;
+  bool quiet = false;
+  bool json = false;
+};
+
+int serve(const ServerOptions& o) {
+  // Every thread made from here on inherits this mask: the signals wait for sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  server::ServerConfig sc;
+  try {
+    std::tie(sc.host, sc.port) = server::parse_listen_address(o.listen);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: --listen {}\n", e.what());
+    return kExitUsage;
+  }
+  if (!server::is_loopback_host(sc.host)) {
+    fmt::print(stderr, "warning: listening on {}, not loopback: anyone who can reach it and has the token can "
+                       "run code here\n", sc.host);
+  }
+  sc.data_dir = o.data_dir.empty() ? default_data_dir() : std::filesystem::path(o.data_dir);
+  sc.max_body_bytes = o.max_body;
+  sc.threads = o.http_threads;
+
+  std::mutex print_mutex;
+  auto hub = std::make_shared<server::EventHub>();
+  RuntimeConfig config;
+  config.workers = o.workers;
+  config.data_dir = sc.data_dir;
+  config.hibernate_after = std::chrono::milliseconds(o.hibernate_after_ms);
+  config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
+  config.engine.progress = [hub, last = std::make_shared<std::atomic<int>>(-1)](std::string_view what, double fraction) {
+    const int percent = static_cast<int>(fraction * 100);
+    if (last->exchange(percent) == percent) return;  // one event per percent is plenty
+    hub->publish(server::server_event("progress", fmt::format("{} {:3d}%", what, percent)));
+  };
+  try {
+    // The token first: it makes the data directory, owner-only, before the runtime writes there.
+    sc.token = server::load_or_create_token(sc.data_dir);
+    Runtime runtime(config);
+    runtime.observe([&](const Event& e) {
+      if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
+      std::lock_guard lock(print_mutex);
+      // Not Event::json(): an actor's log line need not be UTF-8, and that must not throw here.
+      std::cout << (o.json ? server::json_text({{"time_ms", e.time_ms}, {"actor", e.actor}, {"name", e.name},
+                                                {"type", e.type}, {"detail", e.detail}})
+                           : format_event(e, ::isatty(1)))
+                << std::endl;
+    });
+    server::Server srv(runtime, sc, hub);
+    srv.start();
+    {
+      std::lock_guard lock(print_mutex);
+      if (o.json) {
+        std::cout << nlohmann::json{{"listening", srv.address()}, {"data_dir", sc.data_dir.string()}}.dump() << std::endl;
+      } else {
+        fmt::print("theater server listening on http://{}\n", srv.address());
+        fmt::print("  token      {}\n", (sc.data_dir / server::kTokenFile).string());
+        fmt::print("  dashboard  http://{}/?token={}\n", srv.address(), srv.token());
+        fmt::print("  metrics    http://{}/metrics\n", srv.address());
+        std::cout.flush();
+      }
+    }
+    for (const auto& m : o.start) {
+      try {
+        const std::string id = runtime.spawn(load_manifest(m));
+        std::lock_guard lock(print_mutex);
+        if (!o.json) fmt::print("started {} from {}\n", id, m);
+        std::cout.flush();
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "error: --start {}: {}\n", m, e.what());
+        srv.stop();
+        return kExitUsage;
+      }
+    }
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    {
+      std::lock_guard lock(print_mutex);
+      if (!o.json) fmt::print("{}: stopping (no new requests; the tree stops in order)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      std::cout.flush();
+    }
+    srv.stop();          // stop accepting; requests in flight finish, event streams end
+    runtime.shutdown();  // the tree, in reverse start order
+    {
+      std::lock_guard lock(print_mutex);
+      if (!o.json) fmt::print("stopped\n");
+      std::cout.flush();
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return kExitUsage;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_server_command(CLI::App& app) {
+  auto o = std::make_shared<ServerOptions>();
+  auto* cmd = app.add_subcommand("server", "Run the runtime as a server: HTTP API, event stream, metrics, dashboard");
+  cmd->add_option("--data", o->data_dir, "Data directory: token, durable state (default: $THEATER_DATA, else "
+                                         "~/.local/share/theater)");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free one)")->capture_default_str();
+  cmd->add_option("--start", o->start, "Start this manifest's actor once serving (repeatable)")->check(CLI::ExistingFile);
+  cmd->add_option("--engine", o->engine, "aot (default) or interp")->check(CLI::IsMember({"aot", "interp"}));
+  cmd->add_option("--workers", o->workers, "Worker threads (default: one per core)");
+  cmd->add_option("--hibernate-after", o->hibernate_after_ms, "Idle actors drop their instance after this many ms (0: never)");
+  cmd->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--http-threads", o->http_threads, "HTTP worker threads (each open client connection holds one)")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", o->quiet, "Print only failures, not every event");
+  cmd->add_flag("--json", o->json, "Print events as JSON lines");
+  cmd->callback([o] { set_exit_code(serve(*o)); });
+}
+
+}  // namespace theater::cli
