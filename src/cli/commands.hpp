@@ -6,6 +6,7 @@ namespace theater::cli {
 
 void add_run_command(CLI::App& app);      // theater run <manifest> [--send M]... [--request M]...
 void add_inspect_command(CLI::App& app);  // theater inspect-module <file.wasm>
+void add_bench_command(CLI::App& app);    // theater bench [WORKLOAD...] [--json]
 
 // The process exit code chosen by the subcommand that ran.
 int exit_code();

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("theater ") + THEATER_VERSION);
   theater::cli::add_run_command(app);
   theater::cli::add_inspect_command(app);
+  theater::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
