@@ -19,6 +19,7 @@
 #include "actor/actor.hpp"
 #include "actor/events.hpp"
 #include "actor/manifest.hpp"
+#include "actor/module_cache.hpp"
 #include "engine/engine.hpp"
 #include "scheduler/scheduler.hpp"
 #include "state/blob_store.hpp"
@@ -150,6 +151,7 @@ class Runtime {
 
   std::mutex modules_mutex_;
   std::map<std::string, std::shared_ptr<engine::Module>> modules_;  // by path or sha256 ref
+  ModuleFileCache module_files_;  // components given as paths
 
   mutable std::mutex observers_mutex_;
   std::vector<Observer> observers_;
