@@ -136,6 +136,29 @@ constexpr size_t kZeroByHandMax = 256 << 10;  // larger dirty ranges go back to 
 
 class MappingPool {
  public:
+  // Zeroes [data, data + len) (page-aligned). Only the pages the instance touched hold data, and
+  // only they are resident (mincore says which): writing zeros over the others would fault them
+  // in for nothing. Past kZeroByHandMax of resident pages, the range goes back to the kernel.
+  static void zero(uint8_t* data, size_t len) {
+    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t pages = (len + page - 1) / page;
+    thread_local std::vector<unsigned char> resident;
+    resident.resize(pages);
+    if (::mincore(data, pages * page, resident.data()) != 0) {
+      std::memset(data, 0, len);
+      return;
+    }
+    size_t count = 0;
+    for (unsigned char r : resident) count += r & 1;
+    if (count * page > kZeroByHandMax) {
+      ::madvise(data, len, MADV_DONTNEED);  // private anonymous: reads back as zeros
+      return;
+    }
+    for (size_t i = 0; i < pages; ++i) {
+      if (resident[i] & 1) std::memset(data + i * page, 0, std::min(page, len - i * page));
+    }
+  }
+
   void* take(size_t bytes) {
     std::lock_guard lock(mutex_);
     auto& list = free_[bytes];
@@ -146,20 +169,18 @@ class MappingPool {
   }
   // `dirty` bytes after the header may be non-zero.
   void give(void* base, size_t bytes, size_t dirty) {
-    uint8_t* data = static_cast<uint8_t*>(base) + kHeaderBytes;
+    bool keep;
     {
       std::lock_guard lock(mutex_);
-      if (free_[bytes].size() < kPoolPerSize) {
-        if (dirty <= kZeroByHandMax) {
-          std::memset(data, 0, dirty);
-        } else {
-          ::madvise(data, dirty, MADV_DONTNEED);  // private anonymous: reads back as zeros
-        }
-        free_[bytes].push_back(base);
-        return;
-      }
+      keep = free_[bytes].size() < kPoolPerSize;
     }
-    ::munmap(base, bytes);
+    if (!keep) {
+      ::munmap(base, bytes);
+      return;
+    }
+    zero(static_cast<uint8_t*>(base) + kHeaderBytes, dirty);  // outside the lock
+    std::lock_guard lock(mutex_);
+    free_[bytes].push_back(base);  // (concurrent gives may pass the bound by a few)
   }
 
  private:
