@@ -109,7 +109,8 @@ void Actor::run_turn() {
     fiber_ = std::make_unique<Fiber>([this] { turn_body(); });
     fiber_alive_.store(true);
   }
-  turn_started_ = std::chrono::steady_clock::now();
+  turn_started_ = Scheduler::turn_started();
+  turn_clock_fresh_ = true;
   fiber_->resume();
   if (fiber_->finished()) {
     fiber_alive_.store(false);
@@ -128,8 +129,10 @@ void Actor::turn_body() {
     if (!msg) break;
     handle_message(*msg);
   }
-  last_active_ = std::chrono::steady_clock::now();
-  arm_hibernation();
+  if (hibernate_after().count() > 0) {
+    last_active_ = std::chrono::steady_clock::now();
+    arm_hibernation();
+  }
 }
 
 // An idle actor gives its instance back: only the committed state stays, and the next message
@@ -402,6 +405,11 @@ void Actor::call_child_exit(const std::string& child, const Bytes& result) {
 
 // ---- handlers --------------------------------------------------------------------------------
 
+std::string HandlerWhat::str() const {
+  if (!message) return std::string(text);
+  return fmt::format("{} from {}", to_string(message->kind), message->from);
+}
+
 std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
   uint64_t args[] = {bytes.size()};
   uint64_t result[1] = {0};
@@ -422,25 +430,24 @@ std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
 }
 
 std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
-                                     std::string_view what, std::shared_ptr<ReplySlot> reply) {
+                                     HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
   scratch_ = {};
   scratch_.reply = std::move(reply);
   exited_ = false;
-  deadline_ = std::chrono::steady_clock::now() +
-              std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+  // The first handler of a turn starts when the turn did: no clock read of its own.
+  const auto started = std::exchange(turn_clock_fresh_, false) ? turn_started_ : std::chrono::steady_clock::now();
+  deadline_ = started + std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
   handler_running_ = true;
   instance_->set_fuel(kFuelSlice);
-  uint64_t result[1] = {0};
-  const engine::FuncExport* fx = module->info().find_function(export_name);
-  auto trap = instance_->call(export_name, args,
-                              fx && !fx->sig.results.empty() ? std::span<uint64_t>(result) : std::span<uint64_t>());
+  uint64_t result[1] = {0};  // every ABI export returns at most one i32 (0 when it returns none)
+  auto trap = instance_->call(export_name, args, result);
   handler_running_ = false;
   if (trap && trap->kind == engine::TrapKind::Exit) {
     exit_normally(std::move(trap->message));
     return std::nullopt;
   }
   if (trap) {
-    fail({failure_kind(trap->kind), fmt::format("{} in {}", trap->message, what)});
+    fail({failure_kind(trap->kind), fmt::format("{} in {}", trap->message, what.str())});
     return std::nullopt;
   }
   const auto status = static_cast<int32_t>(result[0]);
@@ -449,7 +456,7 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
                               export_name == "theater_handle_child_error" ||
                               export_name == "theater_alloc" || export_name == "_initialize";
   if (!returns_answer && status != 0) {
-    fail({"error", fmt::format("{} returned status {}", what, status)});
+    fail({"error", fmt::format("{} returned status {}", what.str(), status)});
     return std::nullopt;
   }
   if (scratch_.fail_message) {
@@ -492,9 +499,10 @@ void Actor::handle_message(Message& msg) {
                     fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, export_name));
     return;
   }
-  std::vector<uint64_t> args;
+  uint64_t args[4];
+  size_t nargs = 0;
   if (msg.kind == MessageKind::Timer) {
-    args = {static_cast<uint64_t>(msg.tag)};
+    args[nargs++] = static_cast<uint64_t>(msg.tag);
   } else {
     if (!msg.channel.empty()) {
       auto ch = place_bytes(msg.channel);
@@ -502,7 +510,8 @@ void Actor::handle_message(Message& msg) {
         if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
         return;
       }
-      args = {*ch, msg.channel.size()};
+      args[nargs++] = *ch;
+      args[nargs++] = msg.channel.size();
     }
     if (msg.kind != MessageKind::ChannelClose) {
       auto ptr = place_bytes(msg.bytes);
@@ -510,12 +519,12 @@ void Actor::handle_message(Message& msg) {
         if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
         return;
       }
-      args.push_back(*ptr);
-      args.push_back(msg.bytes.size());
+      args[nargs++] = *ptr;
+      args[nargs++] = msg.bytes.size();
     }
   }
   auto reply = msg.reply;
-  auto result = invoke(export_name, args, fmt::format("{} from {}", to_string(msg.kind), msg.from),
+  auto result = invoke(export_name, std::span<const uint64_t>(args, nargs), HandlerWhat(msg),
                        msg.kind == MessageKind::Request ? reply : nullptr);
   if (!reply) return;
   if (msg.kind == MessageKind::ChannelOpen) {

@@ -58,6 +58,18 @@ struct SystemMessage {
   std::function<void()> fn;
 };
 
+// What a handler is running for, as failure messages name it ("init", "send from <id>"): text,
+// or a message whose description is made only if the handler fails.
+struct HandlerWhat {
+  HandlerWhat(const char* text) : text(text) {}
+  HandlerWhat(std::string_view text) : text(text) {}
+  explicit HandlerWhat(const Message& message) : message(&message) {}
+  std::string str() const;
+
+  std::string_view text;
+  const Message* message = nullptr;
+};
+
 class Actor final : public Task, public std::enable_shared_from_this<Actor> {
  public:
   Actor(Runtime& runtime, std::string id, Manifest manifest, std::string parent,
@@ -124,7 +136,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Runs one export as a handler: deadline, commit on success, failure otherwise.
   // Returns the export's i32 result when it succeeded.
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
-                                std::string_view what, std::shared_ptr<ReplySlot> reply = nullptr);
+                                HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason);
   void fail(Failure failure);
   void drop_instance();
@@ -162,6 +174,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   HandlerScratch scratch_;
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};
+  bool turn_clock_fresh_ = false;  // turn_started_ is "now" for the turn's first handler
   bool handler_running_ = false;
   bool exited_ = false;
   std::chrono::steady_clock::time_point last_active_{};  // end of the last turn [turn]

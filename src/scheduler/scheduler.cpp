@@ -14,6 +14,7 @@ struct CurrentWorker {
   unsigned index = 0;
 };
 thread_local CurrentWorker t_current;
+thread_local int64_t t_turn_started_ns = 0;
 
 // A worker takes its `next` task at most this many times in a row before looking at its queue,
 // so that two actors messaging each other cannot starve the rest.
@@ -90,8 +91,10 @@ void Scheduler::push_local(Worker& self, TaskPtr task) {
 void Scheduler::run(Worker& self, TaskPtr task) {
   self.turns.fetch_add(1, std::memory_order_relaxed);
   const int64_t started = now_ns();
+  t_turn_started_ns = started;
   self.turn_started_ns.store(started, std::memory_order_relaxed);
   task->run_turn();
+  t_turn_started_ns = 0;
   self.turn_started_ns.store(0, std::memory_order_relaxed);
   self.last_turn_long = now_ns() - started > kLongTurnNs;
   task->queued_.store(false);
@@ -202,6 +205,11 @@ void Scheduler::worker_loop(unsigned index) {
     parked_.fetch_sub(1, std::memory_order_acq_rel);
   }
   t_current = {};
+}
+
+Scheduler::Clock::time_point Scheduler::turn_started() {
+  if (t_turn_started_ns == 0) return Clock::now();  // not in a turn
+  return Clock::time_point(std::chrono::nanoseconds(t_turn_started_ns));
 }
 
 Scheduler::Stats Scheduler::stats() const {

@@ -51,6 +51,9 @@ class Scheduler {
   void shutdown();          // stops workers and the timer thread; pending tasks are dropped
 
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+  // Inside Task::run_turn on a worker: when the turn started (the clock is read once per turn).
+  // Elsewhere: now.
+  static Clock::time_point turn_started();
 
   struct Stats {
     uint64_t turns = 0, steals = 0, parks = 0;

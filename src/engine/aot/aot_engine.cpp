@@ -289,11 +289,23 @@ class AotInstance final : public Instance {
   bool instantiated_ = false;
 };
 
+// Looked up by string_view without making a std::string (a call names its export every time).
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+
 class AotModule final : public Module, public std::enable_shared_from_this<AotModule> {
  public:
+  struct Export {
+    theater_export_fn fn;
+    const FuncExport* sig;  // in info_
+  };
+
   AotModule(ModuleInfo info, std::shared_ptr<SharedObject> so, std::vector<HostFunction> slots)
       : so_(std::move(so)), slots_(std::move(slots)) {
     info_ = std::move(info);
+    for (const auto& [name, fn] : so_->exports) exports_.emplace(name, Export{fn, info_.find_function(name)});
   }
   std::unique_ptr<Instance> instantiate(const InstanceLimits& limits, void* user) override {
     if (info_.memory_initial_pages > limits.max_memory_pages) {
@@ -308,10 +320,15 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
 
   const SharedObject& so() const { return *so_; }
   const HostFunction* slots() const { return slots_.data(); }
+  const Export* find_export(std::string_view name) const {
+    auto it = exports_.find(name);
+    return it == exports_.end() ? nullptr : &it->second;
+  }
 
  private:
   std::shared_ptr<SharedObject> so_;
   std::vector<HostFunction> slots_;
+  std::unordered_map<std::string, Export, NameHash, std::equal_to<>> exports_;
 };
 
 uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args) {
@@ -412,22 +429,18 @@ std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
   return std::nullopt;
 }
 
-bool AotInstance::has_function(std::string_view name) const {
-  return module_->so().exports.count(std::string(name)) != 0;
-}
+bool AotInstance::has_function(std::string_view name) const { return module_->find_export(name) != nullptr; }
 
 std::optional<Trap> AotInstance::call(std::string_view name, std::span<const uint64_t> args,
                                       std::span<uint64_t> results) {
-  auto it = module_->so().exports.find(std::string(name));
-  if (it == module_->so().exports.end()) {
-    return Trap{TrapKind::Host, fmt::format("no exported function '{}'", name)};
-  }
-  const FuncExport* sig = module_->info().find_function(name);
+  const auto* ex = module_->find_export(name);
+  if (!ex) return Trap{TrapKind::Host, fmt::format("no exported function '{}'", name)};
+  const FuncExport* sig = ex->sig;
   if (!sig || sig->sig.params.size() != args.size() || sig->sig.results.size() > results.size()) {
     return Trap{TrapKind::Host, fmt::format("wrong number of arguments or results for '{}'", name)};
   }
   uint64_t scratch[8] = {};
-  return guarded(it->second, storage_.get(), args.data(), results.empty() ? scratch : results.data());
+  return guarded(ex->fn, storage_.get(), args.data(), results.empty() ? scratch : results.data());
 }
 
 std::span<uint8_t> AotInstance::memory() {
