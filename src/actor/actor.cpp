@@ -106,7 +106,7 @@ void Actor::run_turn() {
     waiting_.store(false);
   }
   if (!fiber_) {
-    fiber_ = std::make_unique<Fiber>([this] { turn_body(); });
+    fiber_ = Fiber::make([this] { turn_body(); });
     fiber_alive_.store(true);
   }
   turn_started_ = Scheduler::turn_started();
@@ -114,7 +114,7 @@ void Actor::run_turn() {
   fiber_->resume();
   if (fiber_->finished()) {
     fiber_alive_.store(false);
-    fiber_.reset();
+    Fiber::recycle(std::move(fiber_));
   }
 }
 
