@@ -153,7 +153,7 @@ std::string Runtime::spawn(const Manifest& manifest, std::optional<Bytes> init_s
   return actor->id;
 }
 
-std::shared_ptr<Actor> Runtime::find(const std::string& id) const {
+std::shared_ptr<Actor> Runtime::find(std::string_view id) const {
   if (id == "runtime") return root_;
   std::shared_lock lock(registry_mutex_);
   auto it = actors_.find(id);
@@ -165,7 +165,7 @@ void Runtime::unregister(const std::string& id) {
   actors_.erase(id);
 }
 
-int32_t Runtime::send(const std::string& to, Bytes message, const std::string& from) {
+int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from) {
   auto actor = find(to);
   if (!actor || !actor->module) return abi::kENOTFOUND;
   Message m;

@@ -31,7 +31,7 @@ class Mailbox {
 
   // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is
   // queued, system messages are never refused).
-  bool push(T item, bool force = false) {
+  bool push(T&& item, bool force = false) {
     const size_t before = size_.fetch_add(1, std::memory_order_relaxed);
     if (!force && before >= capacity_.load(std::memory_order_relaxed)) {
       size_.fetch_sub(1, std::memory_order_relaxed);
@@ -85,7 +85,7 @@ class Mailbox {
     std::atomic<Link*> next{nullptr};
   };
   struct Node : Link {
-    explicit Node(T v) : value(std::move(v)) {}
+    explicit Node(T&& v) : value(std::move(v)) {}
     T value;
   };
   T take(Link* link) {

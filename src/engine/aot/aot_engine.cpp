@@ -289,12 +289,6 @@ class AotInstance final : public Instance {
   bool instantiated_ = false;
 };
 
-// Looked up by string_view without making a std::string (a call names its export every time).
-struct NameHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
-};
-
 class AotModule final : public Module, public std::enable_shared_from_this<AotModule> {
  public:
   struct Export {
@@ -305,7 +299,7 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
   AotModule(ModuleInfo info, std::shared_ptr<SharedObject> so, std::vector<HostFunction> slots)
       : so_(std::move(so)), slots_(std::move(slots)) {
     info_ = std::move(info);
-    for (const auto& [name, fn] : so_->exports) exports_.emplace(name, Export{fn, info_.find_function(name)});
+    for (const auto& [name, fn] : so_->exports) exports_.push_back({name, {fn, info_.find_function(name)}});
   }
   std::unique_ptr<Instance> instantiate(const InstanceLimits& limits, void* user) override {
     if (info_.memory_initial_pages > limits.max_memory_pages) {
@@ -320,15 +314,18 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
 
   const SharedObject& so() const { return *so_; }
   const HostFunction* slots() const { return slots_.data(); }
+  // A call names its export every time: a short list, compared length first, beats hashing.
   const Export* find_export(std::string_view name) const {
-    auto it = exports_.find(name);
-    return it == exports_.end() ? nullptr : &it->second;
+    for (const auto& [n, e] : exports_) {
+      if (n.size() == name.size() && std::memcmp(n.data(), name.data(), name.size()) == 0) return &e;
+    }
+    return nullptr;
   }
 
  private:
   std::shared_ptr<SharedObject> so_;
   std::vector<HostFunction> slots_;
-  std::unordered_map<std::string, Export, NameHash, std::equal_to<>> exports_;
+  std::vector<std::pair<std::string, Export>> exports_;
 };
 
 uint64_t rt_host_call(void* ctx, uint32_t slot, const uint64_t* args) {
