@@ -88,15 +88,16 @@ void Scheduler::push_local(Worker& self, TaskPtr task) {
   wake_one();
 }
 
-void Scheduler::run(Worker& self, TaskPtr task) {
+// `started`: the clock read just before the worker looked for this task. A turn's length is
+// known at the next read (worker_loop), so a busy worker reads the clock once per turn.
+void Scheduler::run(Worker& self, TaskPtr task, int64_t started) {
   self.turns.fetch_add(1, std::memory_order_relaxed);
-  const int64_t started = now_ns();
   t_turn_started_ns = started;
   self.turn_started_ns.store(started, std::memory_order_relaxed);
   task->run_turn();
   t_turn_started_ns = 0;
   self.turn_started_ns.store(0, std::memory_order_relaxed);
-  self.last_turn_long = now_ns() - started > kLongTurnNs;
+  self.last_turn_started_ns = started;
   task->queued_.store(false);
   // Work that arrived during the turn found `queued_` set and did not queue the task: look now.
   // A task with work left (its budget ran out, or it was preempted) goes to the back of the queue,
@@ -186,12 +187,19 @@ void Scheduler::worker_loop(unsigned index) {
   uint64_t tick = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     TaskPtr task;
-    for (int round = 0; round < kSpinRounds && !task; ++round) {
+    int64_t now = now_ns();
+    if (self.last_turn_started_ns != 0) {
+      self.last_turn_long = now - self.last_turn_started_ns > kLongTurnNs;
+      self.last_turn_started_ns = 0;
+    }
+    int round = 0;
+    for (; round < kSpinRounds && !task; ++round) {
       task = find_work(self, index, ++tick);
       if (!task && round + 1 < kSpinRounds) std::this_thread::yield();
     }
     if (task) {
-      run(self, std::move(task));
+      // Found at once: `now` is its start (read before find_work, well under a microsecond).
+      run(self, std::move(task), round == 1 ? now : now_ns());
       continue;
     }
     // Park. Counting ourselves parked before the re-check pairs with wake_one: either a pusher

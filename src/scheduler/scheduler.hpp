@@ -68,6 +68,7 @@ class Scheduler {
     TaskPtr next;               // owner only
     unsigned next_streak = 0;   // owner only: turns taken from `next` in a row
     bool last_turn_long = false;  // owner only: see kLongTurnNs
+    int64_t last_turn_started_ns = 0;  // owner only: 0 once last_turn_long has been worked out
     std::atomic<int64_t> turn_started_ns{0};  // 0 while not in a turn; thieves read it
     std::atomic<uint64_t> turns{0}, steals{0}, parks{0};
     std::thread thread;
@@ -80,7 +81,7 @@ class Scheduler {
   bool any_queued();
   void push_local(Worker& self, TaskPtr task);
   void wake_one();
-  void run(Worker& self, TaskPtr task);
+  void run(Worker& self, TaskPtr task, int64_t started_ns);
   void timer_loop();
 
   std::vector<std::unique_ptr<Worker>> workers_;
