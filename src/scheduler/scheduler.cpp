@@ -233,33 +233,42 @@ Scheduler::Stats Scheduler::stats() const {
 Scheduler::TimerId Scheduler::after(std::chrono::milliseconds delay, std::function<void()> fn) {
   std::lock_guard lock(timer_mutex_);
   TimerId id = next_timer_++;
-  timers_.emplace(Clock::now() + delay, std::make_pair(id, std::move(fn)));
-  timer_cv_.notify_one();
+  const auto when = Clock::now() + delay;
+  timers_.emplace(when, std::make_pair(id, std::move(fn)));
+  if (when < timer_wakes_at_) {
+    timer_wakes_at_ = Clock::time_point::min();  // woken: it looks again before sleeping
+    timer_cv_.notify_one();
+  }
   return id;
 }
 
 bool Scheduler::cancel(TimerId id) {
   std::lock_guard lock(timer_mutex_);
-  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+  // From the latest: the timer cancelled is usually one just armed (a request's timeout).
+  for (auto it = timers_.rbegin(); it != timers_.rend(); ++it) {
     if (it->second.first == id) {
-      timers_.erase(it);
+      timers_.erase(std::next(it).base());
       return true;
     }
   }
-  return false;
+  return false;  // (the timer thread may wake for it anyway: it then finds nothing due)
 }
 
 void Scheduler::timer_loop() {
   std::unique_lock lock(timer_mutex_);
   while (!timers_stopping_) {
     if (timers_.empty()) {
+      timer_wakes_at_ = Clock::time_point::max();
       timer_cv_.wait(lock);
+      timer_wakes_at_ = Clock::time_point::min();
       continue;
     }
     auto first = timers_.begin();
     if (const auto when = first->first; when > Clock::now()) {
       // A copy: the entry may be cancelled (erased) while we wait.
+      timer_wakes_at_ = when;
       timer_cv_.wait_until(lock, when);
+      timer_wakes_at_ = Clock::time_point::min();
       continue;
     }
     auto fn = std::move(first->second.second);

@@ -100,6 +100,10 @@ class Scheduler {
   std::multimap<Clock::time_point, std::pair<TimerId, std::function<void()>>> timers_;
   TimerId next_timer_ = 1;
   bool timers_stopping_ = false;
+  // When the timer thread wakes by itself: min() while it is awake, max() when it waits for a
+  // first timer. A new timer wakes it only if it is due earlier than that (a request arms and
+  // cancels one: without this, every request woke the timer thread twice).
+  Clock::time_point timer_wakes_at_ = Clock::time_point::min();
   std::thread timer_thread_;
 };
 
