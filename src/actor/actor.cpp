@@ -14,6 +14,7 @@ namespace {
 constexpr int kMessageBudget = 64;  // messages per turn before others get the worker
 constexpr auto kTimeSlice = std::chrono::milliseconds(10);  // preempt long handlers after this
 constexpr int32_t kFuelSlice = 200000;  // units between checks of the deadline and time slice
+constexpr auto kNoDeadlineYet = std::chrono::steady_clock::time_point::max();
 
 std::string failure_kind(engine::TrapKind kind) {
   switch (kind) {
@@ -110,7 +111,6 @@ void Actor::run_turn() {
     fiber_alive_.store(true);
   }
   turn_started_ = Scheduler::turn_started();
-  turn_clock_fresh_ = true;
   fiber_->resume();
   if (fiber_->finished()) {
     fiber_alive_.store(false);
@@ -176,13 +176,15 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
     self->runtime_.scheduler().schedule(self);
   });
   fiber->suspend();
-  deadline_ += std::chrono::steady_clock::now() - paused_at;
+  if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
   return !wait_cancelled_.exchange(false);
 }
 
 void Actor::on_fuel_exhausted(engine::Instance& instance) {
   const auto now = std::chrono::steady_clock::now();
-  if (handler_running_ && now > deadline_) {
+  if (handler_running_ && deadline_ == kNoDeadlineYet) {
+    deadline_ = now + std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+  } else if (handler_running_ && now > deadline_) {
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("handler ran past its deadline of {} ms",
                                 manifest.limits.handler_timeout_ms)});
@@ -434,9 +436,9 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
   scratch_ = {};
   scratch_.reply = std::move(reply);
   exited_ = false;
-  // The first handler of a turn starts when the turn did: no clock read of its own.
-  const auto started = std::exchange(turn_clock_fresh_, false) ? turn_started_ : std::chrono::steady_clock::now();
-  deadline_ = started + std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+  // The handler's clock starts at its first fuel check (on_fuel_exhausted), a fuel slice after it
+  // began: most handlers end before that and cost no clock read.
+  deadline_ = kNoDeadlineYet;
   handler_running_ = true;
   instance_->set_fuel(kFuelSlice);
   uint64_t result[1] = {0};  // every ABI export returns at most one i32 (0 when it returns none)

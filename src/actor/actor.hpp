@@ -174,7 +174,6 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   HandlerScratch scratch_;
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};
-  bool turn_clock_fresh_ = false;  // turn_started_ is "now" for the turn's first handler
   bool handler_running_ = false;
   bool exited_ = false;
   std::chrono::steady_clock::time_point last_active_{};  // end of the last turn [turn]
