@@ -16,6 +16,8 @@
 #include <optional>
 #include <utility>
 
+#include "scheduler/node_pool.hpp"
+
 namespace theater {
 
 template <typename T>
@@ -37,7 +39,7 @@ class Mailbox {
       size_.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
-    Link* node = new Node(std::move(item));
+    Link* node = new (Pool::take()) Node(std::move(item));
     Link* prev = head_.exchange(node, std::memory_order_acq_rel);
     prev->next.store(node, std::memory_order_release);
     return true;
@@ -88,10 +90,12 @@ class Mailbox {
     explicit Node(T&& v) : value(std::move(v)) {}
     T value;
   };
+  using Pool = NodePool<sizeof(Node)>;  // nodes are recycled (see node_pool.hpp)
   T take(Link* link) {
     auto* node = static_cast<Node*>(link);  // never the stub: pop() steps over it
     T value = std::move(node->value);
-    delete node;
+    node->~Node();
+    Pool::give(node);
     size_.fetch_sub(1, std::memory_order_release);
     return value;
   }
