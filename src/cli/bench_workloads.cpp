@@ -125,8 +125,8 @@ class Harness {
     }
   }
 
-  // Waits until actor `id` exits; returns its exit result. Any failure of any actor ends the
-  // wait (the bench actors are temporary: a failed one would never report).
+  // Waits until sink actor `id` exits; returns its exit result. Any failure of any actor ends
+  // the wait (the bench actors are temporary: a failed one would never report).
   std::string wait_exit(const std::string& id) {
     std::unique_lock lock(mutex_);
     wait_for(lock, [&] { return exits_.count(id) != 0; }, "the workload to finish");
@@ -166,7 +166,7 @@ class Harness {
   void on_event(const Event& e) {
     std::lock_guard lock(mutex_);
     ++counts_[{e.type, e.name}];
-    if (e.type == "exited") exits_[e.actor] = e.detail;
+    if (e.type == "exited" && e.name == "sink") exits_[e.actor] = e.detail;  // (only sinks are waited for)
     if (e.type == "failed" && !failure_) failure_ = fmt::format("{} failed: {}", e.actor, e.detail);
     if (done_ && (failure_ || (*done_)())) cv_.notify_all();
   }
