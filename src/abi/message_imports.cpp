@@ -45,7 +45,7 @@ Answer ask(engine::Instance& inst, Actor& self, Actor& target, Message m,
 }
 
 uint64_t send(engine::Instance& inst, const uint64_t* a) {
-  auto to = read_guest(inst, a[0], a[1]);
+  auto to = view_guest(inst, a[0], a[1]);  // (only looked up: no copy)
   auto msg = read_guest(inst, a[2], a[3]);
   if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);

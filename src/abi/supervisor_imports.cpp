@@ -1,4 +1,7 @@
 // Handler "supervisor": spawn children, stop or restart them, look at them, and monitor any actor.
+#include <map>
+#include <mutex>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +19,24 @@ std::shared_ptr<Actor> child_of(Actor& self, const std::string& id) {
   return self.runtime().find(id);
 }
 
+// Manifest text passed to spawn, parsed once per (text, spawner's folder): a spawner usually
+// spawns the same few kinds of children many times. Parse errors are not kept.
+std::shared_ptr<const Manifest> spawn_manifest(const std::string& text, const std::filesystem::path& base_dir) {
+  static std::mutex mutex;
+  static auto* parsed = new std::map<std::pair<std::string, std::string>, std::shared_ptr<const Manifest>>();
+  auto key = std::make_pair(base_dir.native(), text);
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = parsed->find(key); it != parsed->end()) return it->second;
+  }
+  // Relative paths in spawned manifest text resolve against the spawner's manifest folder.
+  auto manifest = std::make_shared<const Manifest>(parse_manifest(text, base_dir, "<spawn>"));
+  std::lock_guard lock(mutex);
+  if (parsed->size() >= 64) parsed->clear();  // a bound, not an eviction policy: rarely reached
+  parsed->emplace(std::move(key), manifest);
+  return manifest;
+}
+
 uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   auto text = read_guest(inst, a[0], a[1]);
   auto init = read_guest(inst, a[2], a[3]);
@@ -26,11 +47,10 @@ uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   auto& self = actor_of(inst);
   std::string id;
   try {
-    // Relative paths in spawned manifest text resolve against the spawner's manifest folder.
-    auto manifest = parse_manifest(*text, self.manifest.base_dir, "<spawn>");
+    auto manifest = spawn_manifest(*text, self.manifest.base_dir);
     std::optional<Bytes> init_state;
     if (a[3] > 0) init_state = std::move(*init);
-    id = self.runtime().spawn_from(self, manifest, std::move(init_state));
+    id = self.runtime().spawn_from(self, *manifest, std::move(init_state));
   } catch (const std::exception& e) {
     self.runtime().record(self, "spawn-refused", e.what());
     return static_cast<uint32_t>(kEINVAL);

@@ -15,6 +15,7 @@ namespace {
 constexpr int kMessageBudget = 64;  // messages per turn before others get the worker
 constexpr auto kTimeSlice = std::chrono::milliseconds(10);  // preempt long handlers after this
 constexpr int32_t kFuelSlice = 200000;  // units between checks of the deadline and time slice
+constexpr auto kNoDeadlineYet = std::chrono::steady_clock::time_point::max();
 
 int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -134,14 +135,14 @@ void Actor::run_turn() {
     waiting_.store(false);
   }
   if (!fiber_) {
-    fiber_ = std::make_unique<Fiber>([this] { turn_body(); });
+    fiber_ = Fiber::make([this] { turn_body(); });
     fiber_alive_.store(true);
   }
-  turn_started_ = std::chrono::steady_clock::now();
+  turn_started_ = Scheduler::turn_started();
   fiber_->resume();
   if (fiber_->finished()) {
     fiber_alive_.store(false);
-    fiber_.reset();
+    Fiber::recycle(std::move(fiber_));
   }
 }
 
@@ -156,8 +157,10 @@ void Actor::turn_body() {
     if (!msg) break;
     handle_message(*msg);
   }
-  last_active_ = std::chrono::steady_clock::now();
-  arm_hibernation();
+  if (hibernate_after().count() > 0) {
+    last_active_ = std::chrono::steady_clock::now();
+    arm_hibernation();
+  }
 }
 
 // An idle actor gives its instance back: only the committed state stays, and the next message
@@ -201,7 +204,7 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
     self->runtime_.scheduler().schedule(self);
   });
   fiber->suspend();
-  deadline_ += std::chrono::steady_clock::now() - paused_at;
+  if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
   return !wait_cancelled_.exchange(false);
 }
 
@@ -214,7 +217,9 @@ void Actor::on_fuel_exhausted(engine::Instance& instance) {
                                 manifest.limits.shutdown_timeout_ms)});
     return;
   }
-  if (handler_running_ && now > deadline_) {
+  if (handler_running_ && deadline_ == kNoDeadlineYet) {
+    deadline_ = now + std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+  } else if (handler_running_ && now > deadline_) {
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("handler ran past its deadline of {} ms",
                                 manifest.limits.handler_timeout_ms)});
@@ -530,6 +535,11 @@ void Actor::call_child_exit(const std::string& child, const Bytes& result) {
 
 // ---- handlers --------------------------------------------------------------------------------
 
+std::string HandlerWhat::str() const {
+  if (!message) return std::string(text);
+  return fmt::format("{} from {}", to_string(message->kind), message->from);
+}
+
 std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
   uint64_t args[] = {bytes.size()};
   uint64_t result[1] = {0};
@@ -550,25 +560,24 @@ std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
 }
 
 std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
-                                     std::string_view what, std::shared_ptr<ReplySlot> reply) {
+                                     HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
   scratch_ = {};
   scratch_.reply = std::move(reply);
   exited_ = false;
-  deadline_ = std::chrono::steady_clock::now() +
-              std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+  // The handler's clock starts at its first fuel check (on_fuel_exhausted), a fuel slice after it
+  // began: most handlers end before that and cost no clock read.
+  deadline_ = kNoDeadlineYet;
   handler_running_ = true;
   instance_->set_fuel(kFuelSlice);
-  uint64_t result[1] = {0};
-  const engine::FuncExport* fx = module->info().find_function(export_name);
-  auto trap = instance_->call(export_name, args,
-                              fx && !fx->sig.results.empty() ? std::span<uint64_t>(result) : std::span<uint64_t>());
+  uint64_t result[1] = {0};  // every ABI export returns at most one i32 (0 when it returns none)
+  auto trap = instance_->call(export_name, args, result);
   handler_running_ = false;
   if (trap && trap->kind == engine::TrapKind::Exit) {
     exit_normally(std::move(trap->message));
     return std::nullopt;
   }
   if (trap) {
-    fail({failure_kind(trap->kind), fmt::format("{} in {}", trap->message, what)});
+    fail({failure_kind(trap->kind), fmt::format("{} in {}", trap->message, what.str())});
     return std::nullopt;
   }
   const auto status = static_cast<int32_t>(result[0]);
@@ -577,7 +586,7 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
                               export_name == "theater_handle_child_error" ||
                               export_name == "theater_alloc" || export_name == "_initialize";
   if (!returns_answer && status != 0) {
-    fail({"error", fmt::format("{} returned status {}", what, status)});
+    fail({"error", fmt::format("{} returned status {}", what.str(), status)});
     return std::nullopt;
   }
   if (scratch_.fail_message) {
@@ -620,9 +629,10 @@ void Actor::handle_message(Message& msg) {
                     fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, export_name));
     return;
   }
-  std::vector<uint64_t> args;
+  uint64_t args[4];
+  size_t nargs = 0;
   if (msg.kind == MessageKind::Timer) {
-    args = {static_cast<uint64_t>(msg.tag)};
+    args[nargs++] = static_cast<uint64_t>(msg.tag);
   } else {
     if (!msg.channel.empty()) {
       auto ch = place_bytes(msg.channel);
@@ -630,7 +640,8 @@ void Actor::handle_message(Message& msg) {
         if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
         return;
       }
-      args = {*ch, msg.channel.size()};
+      args[nargs++] = *ch;
+      args[nargs++] = msg.channel.size();
     }
     if (msg.kind != MessageKind::ChannelClose) {
       auto ptr = place_bytes(msg.bytes);
@@ -638,13 +649,13 @@ void Actor::handle_message(Message& msg) {
         if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
         return;
       }
-      args.push_back(*ptr);
-      args.push_back(msg.bytes.size());
+      args[nargs++] = *ptr;
+      args[nargs++] = msg.bytes.size();
     }
   }
   auto reply = msg.reply;
   const auto handler_start = std::chrono::steady_clock::now();
-  auto result = invoke(export_name, args, fmt::format("{} from {}", to_string(msg.kind), msg.from),
+  auto result = invoke(export_name, std::span<const uint64_t>(args, nargs), HandlerWhat(msg),
                        msg.kind == MessageKind::Request ? reply : nullptr);
   runtime_counters().messages_handled.add();
   runtime_counters().handler_latency.observe(std::chrono::steady_clock::now() - handler_start);

@@ -62,6 +62,18 @@ struct SystemMessage {
   std::function<void()> fn;
 };
 
+// What a handler is running for, as failure messages name it ("init", "send from <id>"): text,
+// or a message whose description is made only if the handler fails.
+struct HandlerWhat {
+  HandlerWhat(const char* text) : text(text) {}
+  HandlerWhat(std::string_view text) : text(text) {}
+  explicit HandlerWhat(const Message& message) : message(&message) {}
+  std::string str() const;
+
+  std::string_view text;
+  const Message* message = nullptr;
+};
+
 class Actor final : public Task, public std::enable_shared_from_this<Actor> {
  public:
   Actor(Runtime& runtime, std::string id, Manifest manifest, std::string parent,
@@ -131,7 +143,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Runs one export as a handler: deadline, commit on success, failure otherwise.
   // Returns the export's i32 result when it succeeded.
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
-                                std::string_view what, std::shared_ptr<ReplySlot> reply = nullptr);
+                                HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason);
   void fail(Failure failure);
   void drop_instance();

@@ -87,13 +87,18 @@ std::shared_ptr<engine::Module> Runtime::load_module(const Manifest& manifest) {
   const std::string key =
       manifest.component_path.empty() ? manifest.component : manifest.component_path.string();
   if (!manifest.component_path.empty() || manifest.component.rfind("sha256:", 0) != 0) {
-    // Paths are read again each time: the file may have changed (a rebuild, an upgrade).
-    auto bytes = read_file_bytes(manifest.component_path);
+    // Cached per path while the file keeps its size and mtime (a rebuild, an upgrade is seen).
     const auto label = manifest.component_path.filename().string();
-    auto info = engine::inspect(bytes, label);
-    abi::check_imports(info, manifest.handlers, label);
-    abi::check_exports(info, label);
-    return engine_->load(bytes, abi::linker(), label);
+    return module_files_.get(
+        manifest.component_path, manifest.handlers,
+        [&](const std::filesystem::path& path) {
+          auto bytes = read_file_bytes(path);
+          auto info = engine::inspect(bytes, label);
+          abi::check_imports(info, manifest.handlers, label);
+          abi::check_exports(info, label);
+          return engine_->load(bytes, abi::linker(), label);
+        },
+        [&](const engine::ModuleInfo& info) { abi::check_imports(info, manifest.handlers, label); });
   }
   std::lock_guard lock(modules_mutex_);
   auto it = modules_.find(key);
@@ -150,7 +155,7 @@ std::string Runtime::spawn(const Manifest& manifest, std::optional<Bytes> init_s
   return actor->id;
 }
 
-std::shared_ptr<Actor> Runtime::find(const std::string& id) const {
+std::shared_ptr<Actor> Runtime::find(std::string_view id) const {
   if (id == "runtime") return root_;
   std::shared_lock lock(registry_mutex_);
   auto it = actors_.find(id);
@@ -162,7 +167,7 @@ void Runtime::unregister(const std::string& id) {
   actors_.erase(id);
 }
 
-int32_t Runtime::send(const std::string& to, Bytes message, const std::string& from) {
+int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from) {
   auto actor = find(to);
   if (!actor || !actor->module) return abi::kENOTFOUND;
   Message m;

@@ -19,6 +19,7 @@
 #include "actor/actor.hpp"
 #include "actor/events.hpp"
 #include "actor/manifest.hpp"
+#include "actor/module_cache.hpp"
 #include "engine/engine.hpp"
 #include "scheduler/scheduler.hpp"
 #include "state/blob_store.hpp"
@@ -63,7 +64,7 @@ class Runtime {
                     const std::string& parent = "");
 
   // From outside the actor system.
-  int32_t send(const std::string& to, Bytes message, const std::string& from = "external");
+  int32_t send(std::string_view to, Bytes message, const std::string& from = "external");
   RequestResult request(const std::string& to, Bytes message,
                         std::chrono::milliseconds timeout = std::chrono::seconds(30),
                         const std::string& from = "external");
@@ -74,7 +75,7 @@ class Runtime {
   // Stops every tree, in reverse start order. Idempotent.
   void shutdown();
 
-  std::shared_ptr<Actor> find(const std::string& id) const;
+  std::shared_ptr<Actor> find(std::string_view id) const;
   std::vector<ActorSummary> list() const;
   std::vector<std::string> top_level() const;
 
@@ -151,10 +152,11 @@ class Runtime {
   std::shared_ptr<Actor> root_;
 
   mutable std::shared_mutex registry_mutex_;
-  std::map<std::string, std::shared_ptr<Actor>> actors_;
+  std::map<std::string, std::shared_ptr<Actor>, std::less<>> actors_;  // (found by string_view)
 
   std::mutex modules_mutex_;
   std::map<std::string, std::shared_ptr<engine::Module>> modules_;  // by path or sha256 ref
+  ModuleFileCache module_files_;  // components given as paths
 
   mutable std::mutex observers_mutex_;
   std::vector<Observer> observers_;

@@ -13,6 +13,7 @@ void add_client_commands(CLI::App& app);
 // events, logs, verify, upgrade against a running server (client_history.cpp).
 void add_history_commands(CLI::App& app);
 void add_build_commands(CLI::App& app);   // theater build <dir>, theater new <name> (build.cpp)
+void add_bench_command(CLI::App& app);    // theater bench [WORKLOAD...] [--json]
 
 // The process exit code chosen by the subcommand that ran.
 int exit_code();

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   theater::cli::add_history_commands(app);
   // ---------------------------------------------------------------------------------------------
 
+  theater::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -167,9 +167,11 @@ void restore_state(void* s) {
 }  // namespace
 
 struct Fiber::Impl {
+  std::function<void()> body;  // first: a fiber unwound at destruction may still be inside it
   ctx::fiber self;
   ctx::fiber caller;
   bool finished = false;
+  bool quit = false;  // a finished fiber parked for reuse is being destroyed: leave the loop
   SanitizerFiber san;
 };
 
@@ -177,19 +179,61 @@ void Fiber::set_thread_state_hooks(ThreadStateHooks hooks) { g_hooks = hooks; }
 
 Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
   Impl* impl = impl_.get();
+  impl->body = std::move(body);
   impl->san.created();
-  impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{&impl->san},
-                          [impl, body = std::move(body)](ctx::fiber&& caller) mutable {
-                            impl->san.entered();
-                            impl->caller = std::move(caller);
-                            body();
-                            impl->finished = true;
-                            impl->san.leaving(true);
-                            return std::move(impl->caller);
-                          });
+  // The fiber runs bodies in a loop: after each one it parks (as finished) until reset() gives
+  // it the next, so that a reused fiber costs no stack or context setup.
+  impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{&impl->san}, [impl](ctx::fiber&& caller) {
+    impl->san.entered();
+    impl->caller = std::move(caller);
+    for (;;) {
+      impl->body();
+      impl->body = nullptr;
+      impl->finished = true;
+      impl->san.leaving(false);
+      impl->caller = std::move(impl->caller).resume();
+      impl->san.entered();
+      if (impl->quit) break;
+    }
+    impl->san.leaving(true);
+    return std::move(impl->caller);
+  });
 }
 
-Fiber::~Fiber() { impl_->san.destroyed(); }
+Fiber::~Fiber() {
+  if (impl_->finished && impl_->self) {
+    // Parked after a body: let it leave its loop and end normally. (A fiber destroyed in the
+    // middle of a body is unwound by Boost.Context, as before.)
+    impl_->quit = true;
+    resume();
+  }
+  impl_->san.destroyed();
+}
+
+void Fiber::reset(std::function<void()> body) {
+  impl_->body = std::move(body);
+  impl_->finished = false;
+}
+
+namespace {
+// Finished fibers kept per thread for the next turns: most turns then start no new fiber.
+constexpr size_t kReuseMax = 16;
+thread_local std::vector<std::unique_ptr<Fiber>> t_reusable;
+}  // namespace
+
+std::unique_ptr<Fiber> Fiber::make(std::function<void()> body) {
+  auto& pool = t_reusable;
+  if (pool.empty()) return std::make_unique<Fiber>(std::move(body));
+  auto fiber = std::move(pool.back());
+  pool.pop_back();
+  fiber->reset(std::move(body));
+  return fiber;
+}
+
+void Fiber::recycle(std::unique_ptr<Fiber> fiber) {
+  auto& pool = t_reusable;
+  if (fiber->finished() && pool.size() < kReuseMax) pool.push_back(std::move(fiber));
+}
 
 void Fiber::resume() {
   Fiber* outer = get_current();

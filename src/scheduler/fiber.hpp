@@ -1,7 +1,8 @@
 #pragma once
 // A fiber runs one actor turn on its own stack, so the actor can wait (a request, a yield) without
 // holding the worker thread: the worker resumes other fibers meanwhile, and the waiting fiber may
-// later be resumed on any worker. Built on Boost.Context; stacks come from a pool.
+// later be resumed on any worker. Built on Boost.Context; stacks come from a pool, and finished
+// fibers are reused (make / recycle).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,12 @@ class Fiber {
 
   explicit Fiber(std::function<void()> body);
   ~Fiber();
+  // A fiber for `body`: a finished one this thread kept (recycle), or a new one.
+  static std::unique_ptr<Fiber> make(std::function<void()> body);
+  // Keeps a finished fiber for make() on this thread (else it is destroyed).
+  static void recycle(std::unique_ptr<Fiber> fiber);
+  // A finished fiber runs `body` at its next resume().
+  void reset(std::function<void()> body);
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
 

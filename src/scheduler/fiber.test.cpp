@@ -62,4 +62,47 @@ TEST(Fiber, DeepRecursionFitsOnTheStack) {
   EXPECT_EQ(result, 10000);
 }
 
+TEST(Fiber, AFinishedFiberRunsTheNextBodyOnItsStack) {
+  std::vector<int> trace;
+  auto f = Fiber::make([&] { trace.push_back(1); });
+  f->resume();
+  ASSERT_TRUE(f->finished());
+  const uintptr_t stack = f->stack_low();
+  Fiber* raw = f.get();
+  Fiber::recycle(std::move(f));
+  auto g = Fiber::make([&] {
+    trace.push_back(2);
+    Fiber::current()->suspend();
+    trace.push_back(3);
+  });
+  EXPECT_EQ(g.get(), raw);  // the same fiber, kept by this thread
+  EXPECT_EQ(g->stack_low(), stack);
+  EXPECT_FALSE(g->finished());
+  g->resume();
+  EXPECT_FALSE(g->finished());
+  g->resume();
+  EXPECT_TRUE(g->finished());
+  EXPECT_EQ(trace, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(Fiber::current(), nullptr);
+}
+
+TEST(Fiber, DestroysParkedAndSuspendedFibers) {
+  int unwound = 0;
+  struct Guard {
+    int& n;
+    ~Guard() { ++n; }
+  };
+  {
+    Fiber parked([] {});
+    parked.resume();  // finished: parked in its loop
+    Fiber suspended([&] {
+      Guard g{unwound};
+      Fiber::current()->suspend();
+    });
+    suspended.resume();
+  }
+  EXPECT_EQ(unwound, 1);  // the suspended body was unwound
+  EXPECT_EQ(Fiber::current(), nullptr);
+}
+
 }  // namespace theater

@@ -16,6 +16,8 @@
 #include <optional>
 #include <utility>
 
+#include "scheduler/node_pool.hpp"
+
 namespace theater {
 
 template <typename T>
@@ -31,13 +33,13 @@ class Mailbox {
 
   // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is
   // queued, system messages are never refused).
-  bool push(T item, bool force = false) {
+  bool push(T&& item, bool force = false) {
     const size_t before = size_.fetch_add(1, std::memory_order_relaxed);
     if (!force && before >= capacity_.load(std::memory_order_relaxed)) {
       size_.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
-    Link* node = new Node(std::move(item));
+    Link* node = new (Pool::take()) Node(std::move(item));
     Link* prev = head_.exchange(node, std::memory_order_acq_rel);
     prev->next.store(node, std::memory_order_release);
     return true;
@@ -85,13 +87,15 @@ class Mailbox {
     std::atomic<Link*> next{nullptr};
   };
   struct Node : Link {
-    explicit Node(T v) : value(std::move(v)) {}
+    explicit Node(T&& v) : value(std::move(v)) {}
     T value;
   };
+  using Pool = NodePool<sizeof(Node)>;  // nodes are recycled (see node_pool.hpp)
   T take(Link* link) {
     auto* node = static_cast<Node*>(link);  // never the stub: pop() steps over it
     T value = std::move(node->value);
-    delete node;
+    node->~Node();
+    Pool::give(node);
     size_.fetch_sub(1, std::memory_order_release);
     return value;
   }

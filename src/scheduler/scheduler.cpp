@@ -14,6 +14,7 @@ struct CurrentWorker {
   unsigned index = 0;
 };
 thread_local CurrentWorker t_current;
+thread_local int64_t t_turn_started_ns = 0;
 
 // A worker takes its `next` task at most this many times in a row before looking at its queue,
 // so that two actors messaging each other cannot starve the rest.
@@ -87,13 +88,16 @@ void Scheduler::push_local(Worker& self, TaskPtr task) {
   wake_one();
 }
 
-void Scheduler::run(Worker& self, TaskPtr task) {
+// `started`: the clock read just before the worker looked for this task. A turn's length is
+// known at the next read (worker_loop), so a busy worker reads the clock once per turn.
+void Scheduler::run(Worker& self, TaskPtr task, int64_t started) {
   self.turns.fetch_add(1, std::memory_order_relaxed);
-  const int64_t started = now_ns();
+  t_turn_started_ns = started;
   self.turn_started_ns.store(started, std::memory_order_relaxed);
   task->run_turn();
+  t_turn_started_ns = 0;
   self.turn_started_ns.store(0, std::memory_order_relaxed);
-  self.last_turn_long = now_ns() - started > kLongTurnNs;
+  self.last_turn_started_ns = started;
   task->queued_.store(false);
   // Work that arrived during the turn found `queued_` set and did not queue the task: look now.
   // A task with work left (its budget ran out, or it was preempted) goes to the back of the queue,
@@ -183,12 +187,19 @@ void Scheduler::worker_loop(unsigned index) {
   uint64_t tick = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     TaskPtr task;
-    for (int round = 0; round < kSpinRounds && !task; ++round) {
+    int64_t now = now_ns();
+    if (self.last_turn_started_ns != 0) {
+      self.last_turn_long = now - self.last_turn_started_ns > kLongTurnNs;
+      self.last_turn_started_ns = 0;
+    }
+    int round = 0;
+    for (; round < kSpinRounds && !task; ++round) {
       task = find_work(self, index, ++tick);
       if (!task && round + 1 < kSpinRounds) std::this_thread::yield();
     }
     if (task) {
-      run(self, std::move(task));
+      // Found at once: `now` is its start (read before find_work, well under a microsecond).
+      run(self, std::move(task), round == 1 ? now : now_ns());
       continue;
     }
     // Park. Counting ourselves parked before the re-check pairs with wake_one: either a pusher
@@ -204,6 +215,11 @@ void Scheduler::worker_loop(unsigned index) {
   t_current = {};
 }
 
+Scheduler::Clock::time_point Scheduler::turn_started() {
+  if (t_turn_started_ns == 0) return Clock::now();  // not in a turn
+  return Clock::time_point(std::chrono::nanoseconds(t_turn_started_ns));
+}
+
 Scheduler::Stats Scheduler::stats() const {
   Stats s;
   for (const auto& w : workers_) {
@@ -217,33 +233,42 @@ Scheduler::Stats Scheduler::stats() const {
 Scheduler::TimerId Scheduler::after(std::chrono::milliseconds delay, std::function<void()> fn) {
   std::lock_guard lock(timer_mutex_);
   TimerId id = next_timer_++;
-  timers_.emplace(Clock::now() + delay, std::make_pair(id, std::move(fn)));
-  timer_cv_.notify_one();
+  const auto when = Clock::now() + delay;
+  timers_.emplace(when, std::make_pair(id, std::move(fn)));
+  if (when < timer_wakes_at_) {
+    timer_wakes_at_ = Clock::time_point::min();  // woken: it looks again before sleeping
+    timer_cv_.notify_one();
+  }
   return id;
 }
 
 bool Scheduler::cancel(TimerId id) {
   std::lock_guard lock(timer_mutex_);
-  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+  // From the latest: the timer cancelled is usually one just armed (a request's timeout).
+  for (auto it = timers_.rbegin(); it != timers_.rend(); ++it) {
     if (it->second.first == id) {
-      timers_.erase(it);
+      timers_.erase(std::next(it).base());
       return true;
     }
   }
-  return false;
+  return false;  // (the timer thread may wake for it anyway: it then finds nothing due)
 }
 
 void Scheduler::timer_loop() {
   std::unique_lock lock(timer_mutex_);
   while (!timers_stopping_) {
     if (timers_.empty()) {
+      timer_wakes_at_ = Clock::time_point::max();
       timer_cv_.wait(lock);
+      timer_wakes_at_ = Clock::time_point::min();
       continue;
     }
     auto first = timers_.begin();
     if (const auto when = first->first; when > Clock::now()) {
       // A copy: the entry may be cancelled (erased) while we wait.
+      timer_wakes_at_ = when;
       timer_cv_.wait_until(lock, when);
+      timer_wakes_at_ = Clock::time_point::min();
       continue;
     }
     auto fn = std::move(first->second.second);

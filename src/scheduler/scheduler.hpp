@@ -51,6 +51,9 @@ class Scheduler {
   void shutdown();          // stops workers and the timer thread; pending tasks are dropped
 
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+  // Inside Task::run_turn on a worker: when the turn started (the clock is read once per turn).
+  // Elsewhere: now.
+  static Clock::time_point turn_started();
 
   struct Stats {
     uint64_t turns = 0, steals = 0, parks = 0;
@@ -65,6 +68,7 @@ class Scheduler {
     TaskPtr next;               // owner only
     unsigned next_streak = 0;   // owner only: turns taken from `next` in a row
     bool last_turn_long = false;  // owner only: see kLongTurnNs
+    int64_t last_turn_started_ns = 0;  // owner only: 0 once last_turn_long has been worked out
     std::atomic<int64_t> turn_started_ns{0};  // 0 while not in a turn; thieves read it
     std::atomic<uint64_t> turns{0}, steals{0}, parks{0};
     std::thread thread;
@@ -77,7 +81,7 @@ class Scheduler {
   bool any_queued();
   void push_local(Worker& self, TaskPtr task);
   void wake_one();
-  void run(Worker& self, TaskPtr task);
+  void run(Worker& self, TaskPtr task, int64_t started_ns);
   void timer_loop();
 
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -96,6 +100,10 @@ class Scheduler {
   std::multimap<Clock::time_point, std::pair<TimerId, std::function<void()>>> timers_;
   TimerId next_timer_ = 1;
   bool timers_stopping_ = false;
+  // When the timer thread wakes by itself: min() while it is awake, max() when it waits for a
+  // first timer. A new timer wakes it only if it is due earlier than that (a request arms and
+  // cancels one: without this, every request woke the timer thread twice).
+  Clock::time_point timer_wakes_at_ = Clock::time_point::min();
   std::thread timer_thread_;
 };
 

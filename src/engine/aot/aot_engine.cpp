@@ -142,6 +142,29 @@ constexpr size_t kZeroByHandMax = 256 << 10;  // larger dirty ranges go back to 
 
 class MappingPool {
  public:
+  // Zeroes [data, data + len) (page-aligned). Only the pages the instance touched hold data, and
+  // only they are resident (mincore says which): writing zeros over the others would fault them
+  // in for nothing. Past kZeroByHandMax of resident pages, the range goes back to the kernel.
+  static void zero(uint8_t* data, size_t len) {
+    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t pages = (len + page - 1) / page;
+    thread_local std::vector<unsigned char> resident;
+    resident.resize(pages);
+    if (::mincore(data, pages * page, resident.data()) != 0) {
+      std::memset(data, 0, len);
+      return;
+    }
+    size_t count = 0;
+    for (unsigned char r : resident) count += r & 1;
+    if (count * page > kZeroByHandMax) {
+      ::madvise(data, len, MADV_DONTNEED);  // private anonymous: reads back as zeros
+      return;
+    }
+    for (size_t i = 0; i < pages; ++i) {
+      if (resident[i] & 1) std::memset(data + i * page, 0, std::min(page, len - i * page));
+    }
+  }
+
   void* take(size_t bytes) {
     std::lock_guard lock(mutex_);
     auto& list = free_[bytes];
@@ -152,20 +175,18 @@ class MappingPool {
   }
   // `dirty` bytes after the header may be non-zero.
   void give(void* base, size_t bytes, size_t dirty) {
-    uint8_t* data = static_cast<uint8_t*>(base) + kHeaderBytes;
+    bool keep;
     {
       std::lock_guard lock(mutex_);
-      if (free_[bytes].size() < kPoolPerSize) {
-        if (dirty <= kZeroByHandMax) {
-          std::memset(data, 0, dirty);
-        } else {
-          ::madvise(data, dirty, MADV_DONTNEED);  // private anonymous: reads back as zeros
-        }
-        free_[bytes].push_back(base);
-        return;
-      }
+      keep = free_[bytes].size() < kPoolPerSize;
     }
-    ::munmap(base, bytes);
+    if (!keep) {
+      ::munmap(base, bytes);
+      return;
+    }
+    zero(static_cast<uint8_t*>(base) + kHeaderBytes, dirty);  // outside the lock
+    std::lock_guard lock(mutex_);
+    free_[bytes].push_back(base);  // (concurrent gives may pass the bound by a few)
   }
 
  private:
@@ -276,9 +297,15 @@ class AotInstance final : public Instance {
 
 class AotModule final : public Module, public std::enable_shared_from_this<AotModule> {
  public:
+  struct Export {
+    theater_export_fn fn;
+    const FuncExport* sig;  // in info_
+  };
+
   AotModule(ModuleInfo info, std::shared_ptr<SharedObject> so, std::vector<HostFunction> slots)
       : so_(std::move(so)), slots_(std::move(slots)) {
     info_ = std::move(info);
+    for (const auto& [name, fn] : so_->exports) exports_.push_back({name, {fn, info_.find_function(name)}});
   }
   std::unique_ptr<Instance> instantiate(const InstanceLimits& limits, void* user) override {
     if (info_.memory_initial_pages > limits.max_memory_pages) {
@@ -293,10 +320,18 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
 
   const SharedObject& so() const { return *so_; }
   const HostFunction* slots() const { return slots_.data(); }
+  // A call names its export every time: a short list, compared length first, beats hashing.
+  const Export* find_export(std::string_view name) const {
+    for (const auto& [n, e] : exports_) {
+      if (n.size() == name.size() && std::memcmp(n.data(), name.data(), name.size()) == 0) return &e;
+    }
+    return nullptr;
+  }
 
  private:
   std::shared_ptr<SharedObject> so_;
   std::vector<HostFunction> slots_;
+  std::vector<std::pair<std::string, Export>> exports_;
 };
 
 // A module served by the interpreter until its native build is ready (interp_while_compiling).
@@ -420,22 +455,18 @@ std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
   return std::nullopt;
 }
 
-bool AotInstance::has_function(std::string_view name) const {
-  return module_->so().exports.count(std::string(name)) != 0;
-}
+bool AotInstance::has_function(std::string_view name) const { return module_->find_export(name) != nullptr; }
 
 std::optional<Trap> AotInstance::call(std::string_view name, std::span<const uint64_t> args,
                                       std::span<uint64_t> results) {
-  auto it = module_->so().exports.find(std::string(name));
-  if (it == module_->so().exports.end()) {
-    return Trap{TrapKind::Host, fmt::format("no exported function '{}'", name)};
-  }
-  const FuncExport* sig = module_->info().find_function(name);
+  const auto* ex = module_->find_export(name);
+  if (!ex) return Trap{TrapKind::Host, fmt::format("no exported function '{}'", name)};
+  const FuncExport* sig = ex->sig;
   if (!sig || sig->sig.params.size() != args.size() || sig->sig.results.size() > results.size()) {
     return Trap{TrapKind::Host, fmt::format("wrong number of arguments or results for '{}'", name)};
   }
   uint64_t scratch[8] = {};
-  return guarded(it->second, storage_.get(), args.data(), results.empty() ? scratch : results.data());
+  return guarded(ex->fn, storage_.get(), args.data(), results.empty() ? scratch : results.data());
 }
 
 std::span<uint8_t> AotInstance::memory() {

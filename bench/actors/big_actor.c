@@ -1,0 +1,62 @@
+// big_actor (big): learns its peers from "peers <me> <pings> <id>...", where <me> is its own
+// place in the list, then sends "ping <me>" to a random other peer, and the next one when the
+// pong for it comes back, <pings> times. It answers every "ping <i>" with "pong" to peer i.
+// After its last pong it reports "done" to the sink (and keeps answering). The request "stats"
+// answers "<pongs received> <pings answered>".
+//   init state: the sink's id.
+#include "bench.h"
+
+#define MAX_PEERS 1024
+
+static bench_id sink, peers[MAX_PEERS];
+static int32_t npeers, me;
+static long long left, pongs, answered;
+static uint64_t rng;
+
+static uint32_t next_random(void) {  // xorshift64*
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return (uint32_t)((rng * 2685821657736338717ULL) >> 32);
+}
+
+static int32_t send_ping(void) {
+  int32_t peer = (int32_t)(next_random() % (uint32_t)(npeers - 1));
+  if (peer >= me) ++peer;
+  --left;
+  char buf[32] = "ping ";
+  int32_t k = theater_int_to_str(me, buf + 5, (int32_t)sizeof buf - 5);
+  return bench_send(&peers[peer], buf, 5 + k) < 0;
+}
+
+THEATER_INIT(on_init) { return bench_id_set(&sink, state, len); }
+
+THEATER_HANDLE_SEND(on_send) {
+  if (bench_is(msg, len, "ping")) {
+    const long long from = bench_word_int(msg, len, 1, -1);
+    if (from < 0 || from >= npeers) return bench_fail("big_actor: ping from nobody");
+    ++answered;
+    return bench_send(&peers[from], "pong", 4) < 0;
+  }
+  if (bench_is(msg, len, "pong")) {
+    ++pongs;
+    if (left > 0) return send_ping();
+    return bench_send(&sink, "done", 4) < 0;
+  }
+  if (bench_is(msg, len, "peers")) {
+    me = (int32_t)bench_word_int(msg, len, 1, 0);
+    left = bench_word_int(msg, len, 2, 1);
+    int32_t n;
+    const uint8_t* id;
+    npeers = 0;
+    while (npeers < MAX_PEERS && (id = bench_word(msg, len, npeers + 3, &n)) != NULL) {
+      if (bench_id_set(&peers[npeers++], id, n)) return bench_fail("big_actor: bad peer id");
+    }
+    if (npeers < 2 || me >= npeers) return bench_fail("big_actor: bad peer list");
+    rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(me + 1);
+    return send_ping();
+  }
+  return bench_fail("big_actor: unexpected message");
+}
+
+THEATER_HANDLE_REQUEST(on_request) { return theater_reply_fmt("%lld %lld", pongs, answered) < 0; }
