@@ -7,6 +7,7 @@
 #include "base/files.hpp"
 #include "actor/runtime.hpp"
 #include "engine/resolve.hpp"
+#include "state/io.hpp"
 
 namespace theater {
 
@@ -261,7 +262,7 @@ void Actor::terminate_children() {
 
 void Actor::start_children(uint32_t reason) {
   auto kids = children();
-  if (kids.empty() && reason != abi::kUpgrade) {
+  if (kids.empty() && reason != abi::kUpgrade && reason != abi::kResume) {
     for (const auto& spec : manifest.children) {
       if (status() != ActorStatus::Running) return;
       try {
@@ -280,7 +281,7 @@ void Actor::start_children(uint32_t reason) {
     auto child = runtime_.find(kid);
     if (!child || child->status() != ActorStatus::Starting) continue;
     SystemMessage m{SystemMessage::Init};
-    m.reason = abi::kRestart;
+    m.reason = reason == abi::kResume ? abi::kResume : abi::kRestart;  // a recovered tree resumes
     runtime_.system_and_wait(this, *child, std::move(m));
   }
 }
@@ -311,6 +312,7 @@ bool Actor::ensure_instance(uint32_t reason) {
     fail({"trap", fmt::format("cannot instantiate: {}", e.what())});
     return false;
   }
+  if (io_) io_->init(reason, committed_state(), module->info().sha256);
   // A reactor module's constructors (wasi-libc) run before anything else.
   if (instance_->has_function("_initialize")) {
     if (!invoke("_initialize", {}, "_initialize")) return false;
@@ -333,6 +335,10 @@ void Actor::drop_instance() {
 
 void Actor::fail(Failure failure) {
   drop_instance();
+  if (trial_failure_) {  // an upgrade's trial init: the caller rolls back; no one else is told
+    *trial_failure_ = std::move(failure);
+    return;
+  }
   runtime_.record(*this, "failed", fmt::format("{}: {}", failure.kind, failure.message));
   // A failure while stopping (say theater_shutdown trapped, or a wait cut short by the stop)
   // only ends the stop sooner: it is not reported to the parent.
@@ -429,6 +435,7 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
   deadline_ = std::chrono::steady_clock::now() +
               std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
   handler_running_ = true;
+  if (io_) io_->invoking(export_name, args, *instance_);
   instance_->set_fuel(kFuelSlice);
   uint64_t result[1] = {0};
   const engine::FuncExport* fx = module->info().find_function(export_name);
@@ -457,9 +464,11 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
     return std::nullopt;
   }
   if (scratch_.staged_state) {
+    if (io_) io_->committed(*scratch_.staged_state);  // in sync durability: once it is on disk
     std::lock_guard lock(mutex_);
     committed_ = std::move(*scratch_.staged_state);
   }
+  if (io_ && scratch_.replied) io_->replied(scratch_.reply_bytes);
   if (scratch_.reply && scratch_.replied && !scratch_.reply->complete(abi::kOk, std::move(scratch_.reply_bytes))) {
     // The requester gave up (timeout) before the handler finished: recorded, then dropped.
     runtime_.record(*this, "reply-dropped", "the requester stopped waiting");
@@ -492,6 +501,7 @@ void Actor::handle_message(Message& msg) {
                     fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, export_name));
     return;
   }
+  if (io_) io_->received(msg);
   std::vector<uint64_t> args;
   if (msg.kind == MessageKind::Timer) {
     args = {static_cast<uint64_t>(msg.tag)};

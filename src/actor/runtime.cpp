@@ -64,6 +64,7 @@ Runtime::Runtime(RuntimeConfig config)
     : config_(std::move(config)),
       blobs_(config_.data_dir.empty() ? std::filesystem::path() : config_.data_dir / "blobs") {
   install_fiber_hooks();
+  if (!config_.data_dir.empty()) store_ = state::Store::open(config_.data_dir, config_.store);
   engine_ = engine::Engine::create(config_.engine);
   scheduler_ = std::make_unique<Scheduler>(config_.workers);
   Manifest root_manifest;
@@ -76,6 +77,7 @@ Runtime::Runtime(RuntimeConfig config)
 Runtime::~Runtime() {
   shutdown();
   scheduler_->shutdown();
+  store_.reset();  // writes what is queued
 }
 
 std::string Runtime::new_actor_id(const std::string& name) {
@@ -89,18 +91,26 @@ std::shared_ptr<engine::Module> Runtime::load_module(const Manifest& manifest) {
   if (!manifest.component_path.empty() || manifest.component.rfind("sha256:", 0) != 0) {
     // Paths are read again each time: the file may have changed (a rebuild, an upgrade).
     auto bytes = read_file_bytes(manifest.component_path);
-    const auto label = manifest.component_path.filename().string();
-    auto info = engine::inspect(bytes, label);
-    abi::check_imports(info, manifest.handlers, label);
-    abi::check_exports(info, label);
-    return engine_->load(bytes, abi::linker(), label);
+    auto module = load_module_bytes(bytes, manifest, manifest.component_path.filename().string());
+    if (store_) blobs_.put(bytes);  // a recovered or replayed actor finds its module there
+    return module;
   }
   std::lock_guard lock(modules_mutex_);
   auto it = modules_.find(key);
-  if (it == modules_.end()) {
-    throw std::runtime_error(fmt::format("{}: component {} is not in the store", manifest.source, key));
-  }
-  return it->second;
+  if (it != modules_.end()) return it->second;
+  auto bytes = blobs_.get(key);
+  if (!bytes) throw std::runtime_error(fmt::format("{}: component {} is not in the store", manifest.source, key));
+  auto module = load_module_bytes({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, manifest, key);
+  modules_[key] = module;
+  return module;
+}
+
+std::shared_ptr<engine::Module> Runtime::load_module_bytes(std::span<const uint8_t> bytes, const Manifest& manifest,
+                                                           const std::string& label) {
+  auto info = engine::inspect(bytes, label);
+  abi::check_imports(info, manifest.handlers, label);
+  abi::check_exports(info, label);
+  return engine_->load(bytes, abi::linker(), label);
 }
 
 Bytes Runtime::initial_state(const Manifest& manifest, std::optional<Bytes> init_state) {
@@ -126,6 +136,7 @@ std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
   }
   Actor& parent_actor = parent.empty() ? *root_ : *find(parent);
   parent_actor.add_child(actor->id);
+  if (store_) persist_created(*actor);
   return actor;
 }
 
@@ -156,8 +167,15 @@ std::shared_ptr<Actor> Runtime::find(const std::string& id) const {
 }
 
 void Runtime::unregister(const std::string& id) {
-  std::unique_lock lock(registry_mutex_);
-  actors_.erase(id);
+  {
+    std::unique_lock lock(registry_mutex_);
+    actors_.erase(id);
+  }
+  // Stopped for good, unless the whole runtime is shutting down: then the tree stays stored and
+  // the next runtime on this data dir brings it back.
+  if (!store_) return;
+  std::lock_guard lock(tree_mutex_);
+  if (!shut_down_) store_->set_stopped(id);
 }
 
 int32_t Runtime::send(const std::string& to, Bytes message, const std::string& from) {
@@ -393,6 +411,7 @@ void Runtime::record(Actor& actor, std::string type, std::string detail) {
   e.name = actor.manifest.name;
   e.type = std::move(type);
   e.detail = std::move(detail);
+  if (actor.io_) actor.io_->lifecycle(e.type, e.detail);
   actor.events().add(e);
   std::lock_guard lock(observers_mutex_);
   for (auto& o : observers_) o(e);
