@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("theater ") + THEATER_VERSION);
   theater::cli::add_run_command(app);
   theater::cli::add_inspect_command(app);
+  theater::cli::add_events_command(app);
+  theater::cli::add_verify_command(app);
+  theater::cli::add_replay_command(app);
+  theater::cli::add_upgrade_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
