@@ -14,25 +14,25 @@ namespace theater::cli {
 
 void add_upgrade_command(CLI::App& app) {
   struct Options {
-    ActorArgs actor;
+    std::string actor, data_dir;
     std::string next;
     std::string engine = "aot";
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("upgrade", "Hot code upgrade of an actor in a stored tree");
-  cmd->add_option("actor", o->actor.actors, "The actor's id, or a name that one actor has")->required()->expected(1);
+  cmd->add_option("actor", o->actor, "The actor's id, or a name that one actor has")->required();
   cmd->add_option("new", o->next, "The new version: a .wasm (same manifest otherwise) or a manifest .toml")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--data", o->actor.data_dir, "The data dir of the runtime (theater run --data DIR)")->required();
+  cmd->add_option("--data", o->data_dir, "The data dir of the runtime (theater run --data DIR)")->required();
   cmd->add_option("--engine", o->engine, "aot (default) or interp")->check(CLI::IsMember({"aot", "interp"}));
   cmd->callback([o] {
     guarded([&] {
       RuntimeConfig config;
-      config.data_dir = o->actor.data_dir;
+      config.data_dir = o->data_dir;
       config.engine.tier = o->engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
       Runtime runtime(config);
-      const std::string id = runtime.store()->resolve_actor(o->actor.actors.at(0));
+      const std::string id = runtime.store()->resolve_actor(o->actor);
       runtime.recover();
       if (!runtime.find(id)) throw state::StoreError(fmt::format("{} is stopped: nothing to upgrade", id));
       runtime.wait_idle(std::chrono::seconds(30));
