@@ -75,12 +75,21 @@ struct StoredEvent {
 Hash event_hash(const Hash& prev, uint64_t seq, int64_t time_ms, EventType type,
                 std::string_view payload);
 
+// How events are kept: consecutive events of one actor in one segment (a row of the store),
+// each as seq (u64 BE) | time_ms (i64 BE) | type (u8) | payload length (u32 BE) | payload | hash (32).
+void append_record(std::string& segment, uint64_t seq, int64_t time_ms, EventType type,
+                   std::string_view payload, const Hash& hash);
+void append_record(std::string& segment, const StoredEvent& e);
+// Throws PayloadError if the segment does not parse.
+std::vector<StoredEvent> decode_segment(std::string_view segment);
+
 struct PayloadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Integers big-endian; str = u32 length + bytes; blob = u32 size + sha256 (32) + u32 stored
-// length + the first `stored` bytes (stored == size: complete; 0: only the hash is kept).
+// Integers big-endian; str = u32 length + bytes; blob = u32 size + u32 stored + the first `stored`
+// bytes + (only when stored < size) the sha256 of all `size` bytes. A blob kept whole carries no
+// separate hash: its bytes are covered by the event's hash, and their hash is computed when read.
 class PayloadWriter {
  public:
   explicit PayloadWriter(std::string& out) : out_(out) {}
@@ -89,10 +98,9 @@ class PayloadWriter {
   PayloadWriter& u64(uint64_t v);
   PayloadWriter& i64(int64_t v) { return u64(static_cast<uint64_t>(v)); }
   PayloadWriter& str(std::string_view s);
-  // Keeps at most `keep` bytes; the hash is of all of them.
-  PayloadWriter& blob(std::string_view bytes, size_t keep);
-  // The same, with the hash already computed.
-  PayloadWriter& blob(std::string_view bytes, const Hash& hash, size_t keep);
+  // Keeps at most `keep` bytes, and their hash if that is not all of them: computed here, unless
+  // given (see blob_hash: to compute it before taking a lock).
+  PayloadWriter& blob(std::string_view bytes, size_t keep, const std::optional<Hash>& hash = std::nullopt);
   // Bytes as they are (no length): only for the writer's own layouts.
   PayloadWriter& raw(std::string_view bytes);
 
@@ -100,9 +108,12 @@ class PayloadWriter {
   std::string& out_;
 };
 
+// The hash a blob of these bytes will carry, or nullopt if it keeps them whole (no hash needed).
+std::optional<Hash> blob_hash(std::string_view bytes, size_t keep);
+
 struct Blob {
   uint32_t size = 0;
-  Hash hash{};
+  Hash hash{};  // of all `size` bytes (computed from `stored` when complete)
   std::string stored;
   bool complete() const { return stored.size() == size; }
 };

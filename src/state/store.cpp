@@ -18,7 +18,7 @@ namespace theater::state {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,12 +34,10 @@ CREATE TABLE IF NOT EXISTS actors(
   restarts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS events(
   actor TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  time_ms INTEGER NOT NULL,
-  type INTEGER NOT NULL,
-  payload BLOB NOT NULL,
-  hash BLOB NOT NULL,
-  PRIMARY KEY(actor, seq)) WITHOUT ROWID;
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(actor, first_seq)) WITHOUT ROWID;
 )sql";
 
 int64_t now_ms() {
@@ -177,15 +175,14 @@ void Store::open_db(bool read_only) {
     open_one(&db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA wal_autocheckpoint=8192");
     exec(kSchema);
     Stmt v(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)");
     v.text(1, std::to_string(kSchemaVersion)).row();
     Stmt ord(db_, "SELECT COALESCE(MAX(ord), 0) FROM actors");
     if (ord.row()) next_order_ = static_cast<uint64_t>(ord.col_i64(0)) + 1;
-    check(db_, sqlite3_prepare_v2(db_,
-                                  "INSERT INTO events(actor, seq, time_ms, type, payload, hash) "
-                                  "VALUES(?, ?, ?, ?, ?, ?)",
-                                  -1, &insert_event_, nullptr),
+    check(db_, sqlite3_prepare_v2(db_, "INSERT INTO events(actor, first_seq, last_seq, data) VALUES(?, ?, ?, ?)", -1,
+                                  &insert_event_, nullptr),
           "prepare");
     check(db_, sqlite3_prepare_v2(db_, "UPDATE actors SET state = ? WHERE id = ?", -1, &update_state_, nullptr),
           "prepare");
@@ -258,30 +255,33 @@ std::string Store::resolve_actor(const std::string& id_or_name) const {
 }
 
 std::vector<StoredEvent> Store::events(const std::string& actor, const EventFilter& f) const {
-  std::string sql =
-      "SELECT seq, time_ms, type, payload, hash FROM events WHERE actor = ? AND seq > ? AND time_ms >= ? "
-      "AND time_ms <= ?";
-  if (!f.types.empty()) {
-    sql += " AND type IN (";
-    for (size_t i = 0; i < f.types.size(); ++i) sql += fmt::format("{}{}", i ? "," : "", static_cast<int>(f.types[i]));
-    sql += ")";
-  }
-  sql += " ORDER BY seq";
-  if (f.limit != SIZE_MAX) sql += fmt::format(" LIMIT {}", f.limit);
-  std::lock_guard lock(read_mutex_);
-  Stmt s(read_db_, sql);
-  s.text(1, actor).i64(2, static_cast<int64_t>(f.after_seq)).i64(3, f.since_ms).i64(4, f.until_ms);
+  std::optional<BrokenLink> unreadable;
+  auto out = read_events(actor, f, unreadable);
+  if (unreadable) throw StoreError(fmt::format("{}: {}", actor, unreadable->reason));
+  return out;
+}
+
+std::vector<StoredEvent> Store::read_events(const std::string& actor, const EventFilter& f,
+                                            std::optional<BrokenLink>& unreadable) const {
   std::vector<StoredEvent> out;
-  while (s.row()) {
-    StoredEvent e;
-    e.seq = static_cast<uint64_t>(s.col_i64(0));
-    e.time_ms = s.col_i64(1);
-    e.type = static_cast<EventType>(s.col_i64(2));
-    e.payload = s.col_text(3);
-    const auto h = s.col_text(4);
-    std::memcpy(e.hash.data(), h.data(), std::min(h.size(), e.hash.size()));
-    if (h.size() != e.hash.size()) e.hash = {};  // an edited hash of the wrong length: it will not match
-    out.push_back(std::move(e));
+  std::lock_guard lock(read_mutex_);
+  Stmt s(read_db_, "SELECT first_seq, data FROM events WHERE actor = ? AND last_seq > ? ORDER BY first_seq");
+  s.text(1, actor).i64(2, static_cast<int64_t>(f.after_seq));
+  while (s.row() && out.size() < f.limit) {
+    std::vector<StoredEvent> segment;
+    try {
+      segment = decode_segment(s.col_text(1));
+    } catch (const PayloadError& e) {
+      const auto first = static_cast<uint64_t>(s.col_i64(0));
+      unreadable = BrokenLink{first, fmt::format("the events from {} on are unreadable: {}", first, e.what())};
+      break;
+    }
+    for (auto& e : segment) {
+      if (e.seq <= f.after_seq || e.time_ms < f.since_ms || e.time_ms > f.until_ms) continue;
+      if (!f.types.empty() && std::find(f.types.begin(), f.types.end(), e.type) == f.types.end()) continue;
+      out.push_back(std::move(e));
+      if (out.size() == f.limit) break;
+    }
   }
   return out;
 }
@@ -301,8 +301,10 @@ std::optional<BrokenLink> Store::verify(const std::string& actor_id) const {
   } end{this};
   auto row = actor(actor_id);
   if (!row) return BrokenLink{0, fmt::format("no actor {}", actor_id)};
-  const auto evs = events(actor_id);
+  std::optional<BrokenLink> unreadable;
+  const auto evs = read_events(actor_id, {}, unreadable);
   if (auto broken = verify_chain(evs)) return broken;
+  if (unreadable) return unreadable;
   if (evs.empty()) return BrokenLink{1, "the chain is empty"};
   // The state row must be the state of the last commit (or the initial state, before any).
   std::optional<Hash> expected;
@@ -339,12 +341,16 @@ Journal& Store::journal(const std::string& actor_id, bool store_payloads, bool c
   slot = std::make_unique<Journal>(*this, actor_id, store_payloads, chain);
   // Continue the stored chain, if there is one.
   std::lock_guard rlock(read_mutex_);
-  Stmt s(read_db_, "SELECT seq, hash FROM events WHERE actor = ? ORDER BY seq DESC LIMIT 1");
+  Stmt s(read_db_, "SELECT last_seq, data FROM events WHERE actor = ? ORDER BY first_seq DESC LIMIT 1");
   s.text(1, actor_id);
   if (s.row()) {
     slot->next_seq_ = static_cast<uint64_t>(s.col_i64(0)) + 1;
-    const auto h = s.col_text(1);
-    std::memcpy(slot->head_.data(), h.data(), std::min(h.size(), slot->head_.size()));
+    try {
+      const auto last = decode_segment(s.col_text(1));
+      if (!last.empty()) slot->head_ = last.back().hash;
+    } catch (const PayloadError&) {
+      // An edited store: the chain goes on, and `theater verify` will name the break.
+    }
   }
   Stmt r(read_db_, "SELECT restarts FROM actors WHERE id = ?");
   r.text(1, actor_id);
@@ -480,6 +486,7 @@ void Store::write_batch(Batch& batch) {
     if (op.kind == Op::Event && op.type == EventType::Committed) op.journal->last_state_op_ = i;
   }
   std::unordered_map<Journal*, Hash> heads;  // chain heads before this batch, to undo a failed write
+  std::vector<Journal*> touched;              // each has this batch's events in its segment_
   exec("BEGIN IMMEDIATE");
   try {
     std::string payload;
@@ -504,14 +511,12 @@ void Store::write_batch(Batch& batch) {
             if (!j.chain_) break;
           }
           const Hash h = event_hash(j.head_, op.seq, op.time_ms, op.type, body);
-          sqlite3_reset(insert_event_);
-          sqlite3_bind_text(insert_event_, 1, j.actor_.data(), static_cast<int>(j.actor_.size()), SQLITE_STATIC);
-          sqlite3_bind_int64(insert_event_, 2, static_cast<int64_t>(op.seq));
-          sqlite3_bind_int64(insert_event_, 3, op.time_ms);
-          sqlite3_bind_int(insert_event_, 4, static_cast<int>(op.type));
-          sqlite3_bind_blob(insert_event_, 5, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
-          sqlite3_bind_blob(insert_event_, 6, h.data(), static_cast<int>(h.size()), SQLITE_STATIC);
-          check(db_, sqlite3_step(insert_event_), "insert event");
+          if (j.segment_.empty()) {
+            touched.push_back(&j);
+            j.segment_first_ = op.seq;
+          }
+          append_record(j.segment_, op.seq, op.time_ms, op.type, body, h);
+          j.segment_last_ = op.seq;
           j.head_ = h;
           break;
         }
@@ -539,12 +544,23 @@ void Store::write_batch(Batch& batch) {
         }
       }
     }
+    // Each actor's events of this batch: one row.
+    for (Journal* j : touched) {
+      sqlite3_reset(insert_event_);
+      sqlite3_bind_text(insert_event_, 1, j->actor_.data(), static_cast<int>(j->actor_.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(insert_event_, 2, static_cast<int64_t>(j->segment_first_));
+      sqlite3_bind_int64(insert_event_, 3, static_cast<int64_t>(j->segment_last_));
+      sqlite3_bind_blob(insert_event_, 4, j->segment_.data(), static_cast<int>(j->segment_.size()), SQLITE_STATIC);
+      check(db_, sqlite3_step(insert_event_), "insert events");
+    }
     exec("COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     for (auto& [j, h] : heads) j->head_ = h;
+    for (Journal* j : touched) j->segment_.clear();
     throw;
   }
+  for (Journal* j : touched) j->segment_.clear();
   for (const Op& op : batch.ops) {
     if (op.kind == Op::Event) op.journal->last_state_op_ = SIZE_MAX;
   }
@@ -558,26 +574,26 @@ Journal::Journal(Store& store, std::string actor, bool store_payloads, bool chai
 
 void Journal::created(const ActorRecord& row, std::string_view initial_state) {
   if (!chain_) return;
-  const Hash h = sha256(initial_state);
+  const auto h = blob_hash(initial_state, keep_);
   store_.append(*this, EventType::Created, [&](PayloadWriter& w) {
-    w.str(row.id).str(row.name).str(row.parent).str(row.module).str(row.manifest).blob(initial_state, h, keep_);
+    w.str(row.id).str(row.name).str(row.parent).str(row.module).str(row.manifest).blob(initial_state, keep_, h);
   });
 }
 
 void Journal::init(uint32_t reason, std::string_view state, std::string_view module_sha256) {
   if (!chain_) return;
-  const Hash h = sha256(state);
+  const auto h = blob_hash(state, keep_);
   const std::string module = "sha256:" + std::string(module_sha256);
   store_.append(*this, EventType::Init, [&](PayloadWriter& w) {
-    w.u8(static_cast<uint8_t>(reason)).str(module).blob(state, h, keep_);
+    w.u8(static_cast<uint8_t>(reason)).str(module).blob(state, keep_, h);
   });
 }
 
 void Journal::received(const Message& m) {
   if (!chain_) return;
-  const Hash h = sha256(m.bytes);
+  const auto h = blob_hash(m.bytes, keep_);
   store_.append(*this, EventType::Received, [&](PayloadWriter& w) {
-    w.u8(static_cast<uint8_t>(m.kind)).str(m.from).str(m.channel).i64(m.tag).blob(m.bytes, h, keep_);
+    w.u8(static_cast<uint8_t>(m.kind)).str(m.from).str(m.channel).i64(m.tag).blob(m.bytes, keep_, h);
   });
 }
 
@@ -587,9 +603,10 @@ void Journal::invoking(std::string_view export_name, std::span<const uint64_t> a
   std::string a, b;
   if (args.size() >= 2) a = instance.read_bytes(uint32_t(args[0]), uint32_t(args[1])).value_or("");
   if (args.size() >= 4) b = instance.read_bytes(uint32_t(args[2]), uint32_t(args[3])).value_or("");
-  const Hash ha = sha256(a), hb = sha256(b);
+  const auto ha = blob_hash(a, keep_);
+  const auto hb = blob_hash(b, keep_);
   store_.append(*this, EventType::Call, [&](PayloadWriter& w) {
-    w.str(export_name).blob(a, ha, keep_).blob(b, hb, keep_);
+    w.str(export_name).blob(a, keep_, ha).blob(b, keep_, hb);
   });
 }
 
@@ -601,8 +618,8 @@ void Journal::committed(std::string_view state) {
 
 void Journal::replied(std::string_view reply) {
   if (!chain_) return;
-  const Hash h = sha256(reply);
-  store_.append(*this, EventType::Replied, [&](PayloadWriter& w) { w.blob(reply, h, keep_); });
+  const auto h = blob_hash(reply, keep_);
+  store_.append(*this, EventType::Replied, [&](PayloadWriter& w) { w.blob(reply, keep_, h); });
 }
 
 void Journal::lifecycle(std::string_view type, std::string_view detail) {
@@ -622,8 +639,8 @@ void Journal::lifecycle(std::string_view type, std::string_view detail) {
     r.restarts = restarts_;
     store_.update_row(Store::Op::Restarts, std::move(r));
   } else if (type == "stopped" || type == "exited") {
-    const Hash h = sha256(detail);
-    store_.append(*this, EventType::Stop, [&](PayloadWriter& w) { w.str(type).blob(detail, h, keep_); });
+    const auto h = blob_hash(detail, keep_);
+    store_.append(*this, EventType::Stop, [&](PayloadWriter& w) { w.str(type).blob(detail, keep_, h); });
   } else {
     note(type, detail);
   }
@@ -631,9 +648,10 @@ void Journal::lifecycle(std::string_view type, std::string_view detail) {
 
 void Journal::host(HostCall call, std::string_view key, std::string_view input, const HostOutcome& out) {
   if (!chain_) return;
-  const Hash hi = sha256(input), ho = sha256(out.bytes);
+  const auto hi = blob_hash(input, keep_);
+  const auto ho = blob_hash(out.bytes, keep_);
   store_.append(*this, event_type_of(call), [&](PayloadWriter& w) {
-    w.u8(static_cast<uint8_t>(call)).str(key).blob(input, hi, keep_).i64(out.rc).blob(out.bytes, ho, keep_);
+    w.u8(static_cast<uint8_t>(call)).str(key).blob(input, keep_, hi).i64(out.rc).blob(out.bytes, keep_, ho);
   });
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The embedded store: one SQLite database in WAL mode, <data dir>/theater.db, holding every
 // actor's row (manifest, module, parent, place among its siblings, last committed state) and
-// every actor's event chain (docs/state.md has the schema).
+// every actor's event chain, kept in segments: an actor's events of one write batch are one row
+// (chain.hpp has the layout; docs/state.md the schema).
 //
 // Promises:
 //  - Writes are queued and applied in order by one writer thread, in transactions that each end
@@ -111,6 +112,8 @@ class Journal final : public ActorIo {
   // Writer side.
   Hash head_{};
   size_t last_state_op_ = SIZE_MAX;
+  std::string segment_;  // this batch's events, written as one row
+  uint64_t segment_first_ = 0, segment_last_ = 0;
 };
 
 class Store {
@@ -167,6 +170,9 @@ class Store {
 
   Store(std::filesystem::path dir, StoreOptions options, bool read_only);
   void open_db(bool read_only);
+  // The events, up to a segment that does not parse (then `unreadable` says where).
+  std::vector<StoredEvent> read_events(const std::string& actor, const EventFilter& filter,
+                                       std::optional<BrokenLink>& unreadable) const;
   // Appends one event; `fill` writes its payload into the queue's arena. Returns its ticket.
   template <typename Fill>
   uint64_t append(Journal& j, EventType type, Fill&& fill);

@@ -3,8 +3,6 @@
 // hibernation, a recovery, an upgrade and a rollback, on either engine tier; a planted
 // non-determinism (a host result that differs from the recorded one) is reported at the first
 // state commit it changes.
-#include <sqlite3.h>
-
 #include <nlohmann/json.hpp>
 
 #include "base/process.hpp"
@@ -158,28 +156,17 @@ TEST_F(ReplayTest, AnEditedInputIsReportedByTheCommand) {
   runtime.reset();
   // Forge a consistent chain whose recorded input says "add 6": verify cannot tell (the chain was
   // rewritten from there on), replay can, since the states no longer follow from the inputs.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir / "theater.db").c_str(), &db), SQLITE_OK);
-  auto evs = state::Store::open_read_only(dir)->events(id);
-  state::Hash prev{};
-  for (auto& e : evs) {
-    if (e.type == state::EventType::Received && state::describe(e)["bytes"]["text"] == "add 5") {
-      e.payload.clear();
-      state::PayloadWriter(e.payload).u8(0).str("external").str("").i64(0).blob("add 6", 1 << 16);
-      e.payload[0] = 1;  // a request
+  edit_events(id, [](auto& events) {
+    state::Hash prev{};
+    for (auto& e : events) {
+      if (e.type == state::EventType::Received && state::describe(e)["bytes"]["text"] == "add 5") {
+        e.payload.clear();
+        state::PayloadWriter(e.payload).u8(1).str("external").str("").i64(0).blob("add 6", 1 << 16);
+      }
+      e.hash = state::event_hash(prev, e.seq, e.time_ms, e.type, e.payload);
+      prev = e.hash;
     }
-    e.hash = state::event_hash(prev, e.seq, e.time_ms, e.type, e.payload);
-    prev = e.hash;
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db, "UPDATE events SET payload = ?, hash = ? WHERE actor = ? AND seq = ?", -1, &s, nullptr);
-    sqlite3_bind_blob(s, 1, e.payload.data(), static_cast<int>(e.payload.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_blob(s, 2, e.hash.data(), 32, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, static_cast<int64_t>(e.seq));
-    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
-    sqlite3_finalize(s);
-  }
-  sqlite3_close(db);
+  });
   EXPECT_EQ(run_process({theater_binary(), "verify", id, "--data", dir.string()}).exit_code, 0);
   auto r = run_process({theater_binary(), "replay", "counter", "--data", dir.string()});
   EXPECT_EQ(r.exit_code, 1) << r.output;
