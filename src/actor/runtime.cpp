@@ -130,13 +130,13 @@ std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
   }
   auto actor = std::make_shared<Actor>(*this, new_actor_id(manifest.name), manifest, parent,
                                        std::move(module), std::move(state));
+  if (store_) persist_created(*actor);  // before anyone can reach it
   {
     std::unique_lock lock(registry_mutex_);
     actors_[actor->id] = actor;
   }
   Actor& parent_actor = parent.empty() ? *root_ : *find(parent);
   parent_actor.add_child(actor->id);
-  if (store_) persist_created(*actor);
   return actor;
 }
 

@@ -176,6 +176,7 @@ void Store::open_db(bool read_only) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA wal_autocheckpoint=8192");
+    exec("PRAGMA cache_size=-32768");  // 32 MiB: the b-tree pages an insert walks stay in memory
     exec(kSchema);
     Stmt v(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)");
     v.text(1, std::to_string(kSchemaVersion)).row();
