@@ -336,26 +336,32 @@ std::optional<BrokenLink> Store::verify(const std::string& actor_id) const {
 // ---- writes ----------------------------------------------------------------------------------
 
 Journal& Store::journal(const std::string& actor_id, bool store_payloads, bool chain) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = journals_.find(actor_id); it != journals_.end()) return *it->second;
+  }
+  // Continue the stored chain, if there is one (read without holding the queue: others go on).
+  auto made = std::make_unique<Journal>(*this, actor_id, store_payloads, chain);
+  {
+    std::lock_guard rlock(read_mutex_);
+    Stmt s(read_db_, "SELECT last_seq, data FROM events WHERE actor = ? ORDER BY first_seq DESC LIMIT 1");
+    s.text(1, actor_id);
+    if (s.row()) {
+      made->next_seq_ = static_cast<uint64_t>(s.col_i64(0)) + 1;
+      try {
+        const auto last = decode_segment(s.col_text(1));
+        if (!last.empty()) made->head_ = last.back().hash;
+      } catch (const PayloadError&) {
+        // An edited store: the chain goes on, and `theater verify` will name the break.
+      }
+    }
+    Stmt r(read_db_, "SELECT restarts FROM actors WHERE id = ?");
+    r.text(1, actor_id);
+    if (r.row()) made->restarts_ = static_cast<uint32_t>(r.col_i64(0));
+  }
   std::lock_guard lock(mutex_);
   auto& slot = journals_[actor_id];
-  if (slot) return *slot;
-  slot = std::make_unique<Journal>(*this, actor_id, store_payloads, chain);
-  // Continue the stored chain, if there is one.
-  std::lock_guard rlock(read_mutex_);
-  Stmt s(read_db_, "SELECT last_seq, data FROM events WHERE actor = ? ORDER BY first_seq DESC LIMIT 1");
-  s.text(1, actor_id);
-  if (s.row()) {
-    slot->next_seq_ = static_cast<uint64_t>(s.col_i64(0)) + 1;
-    try {
-      const auto last = decode_segment(s.col_text(1));
-      if (!last.empty()) slot->head_ = last.back().hash;
-    } catch (const PayloadError&) {
-      // An edited store: the chain goes on, and `theater verify` will name the break.
-    }
-  }
-  Stmt r(read_db_, "SELECT restarts FROM actors WHERE id = ?");
-  r.text(1, actor_id);
-  if (r.row()) slot->restarts_ = static_cast<uint32_t>(r.col_i64(0));
+  if (!slot) slot = std::move(made);
   return *slot;
 }
 
