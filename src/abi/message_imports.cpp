@@ -2,7 +2,7 @@
 // the actor's fiber (await), never on the worker thread.
 #include <fmt/format.h>
 
-#include "abi/host.hpp"
+#include "abi/host_io.hpp"
 #include "abi/imports.hpp"
 #include "actor/runtime.hpp"
 
@@ -44,12 +44,18 @@ Answer ask(engine::Instance& inst, Actor& self, Actor& target, Message m,
   return std::move(*answer);
 }
 
+// The bytes for a message: moved out when nothing records them, else copied (the recorder hashes
+// and keeps them after the call).
+Bytes take(Actor& self, std::string& bytes) { return self.io() ? bytes : std::move(bytes); }
+
 uint64_t send(engine::Instance& inst, const uint64_t* a) {
   auto to = view_guest(inst, a[0], a[1]);  // (only looked up: no copy)
   auto msg = read_guest(inst, a[2], a[3]);
   if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  return static_cast<uint32_t>(self.runtime().send(*to, std::move(*msg), self.id));
+  return static_cast<uint32_t>(host_io(inst, HostCall::Send, *to, *msg, [&] {
+    return HostOutcome{self.runtime().send(*to, take(self, *msg), self.id), {}};
+  }).rc);
 }
 
 uint64_t request(engine::Instance& inst, const uint64_t* a) {
@@ -60,17 +66,19 @@ uint64_t request(engine::Instance& inst, const uint64_t* a) {
     return static_cast<uint32_t>(kEINVAL);
   }
   auto& self = actor_of(inst);
-  auto target = self.runtime().find(*to);
-  if (!target || !target->module) return static_cast<uint32_t>(kENOTFOUND);
   const auto timeout_ms = static_cast<int32_t>(a[4]);
   const auto timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : kDefaultRequestTimeout;
-  Message m;
-  m.kind = MessageKind::Request;
-  m.from = self.id;
-  m.bytes = std::move(*msg);
-  auto answer = ask(inst, self, *target, std::move(m), timeout);
-  if (answer.rc != kOk) return static_cast<uint32_t>(answer.rc);
-  return static_cast<uint32_t>(return_bytes(inst, answer.bytes, a[5], a[6]));
+  auto out = host_io(inst, HostCall::Request, *to, *msg, [&] {
+    auto target = self.runtime().find(*to);
+    if (!target || !target->module) return HostOutcome{kENOTFOUND, {}};
+    Message m;
+    m.kind = MessageKind::Request;
+    m.from = self.id;
+    m.bytes = take(self, *msg);
+    auto answer = ask(inst, self, *target, std::move(m), timeout);
+    return HostOutcome{answer.rc, std::move(answer.bytes)};
+  });
+  return rc_or_bytes(inst, out, a[5], a[6]);
 }
 
 uint64_t reply(engine::Instance& inst, const uint64_t* a) {
@@ -90,21 +98,24 @@ uint64_t channel_open(engine::Instance& inst, const uint64_t* a) {
   if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
   auto& rt = self.runtime();
-  auto target = rt.find(*to);
-  if (!target || !target->module) return static_cast<uint32_t>(kENOTFOUND);
-  const std::string channel = rt.new_channel(self.id, *to);
-  Message m;
-  m.kind = MessageKind::ChannelOpen;
-  m.from = self.id;
-  m.channel = channel;
-  m.bytes = std::move(*msg);
-  auto answer = ask(inst, self, *target, std::move(m), kDefaultRequestTimeout);
-  if (answer.rc != 1) {
-    rt.set_channel_open(channel, false);
-    return static_cast<uint32_t>(answer.rc == 0 ? kEDENIED : answer.rc);
-  }
-  rt.set_channel_open(channel, true);
-  return static_cast<uint32_t>(return_bytes(inst, channel, a[4], a[5]));
+  auto out = host_io(inst, HostCall::ChannelOpen, *to, *msg, [&] {
+    auto target = rt.find(*to);
+    if (!target || !target->module) return HostOutcome{kENOTFOUND, {}};
+    const std::string channel = rt.new_channel(self.id, *to);
+    Message m;
+    m.kind = MessageKind::ChannelOpen;
+    m.from = self.id;
+    m.channel = channel;
+    m.bytes = take(self, *msg);
+    auto answer = ask(inst, self, *target, std::move(m), kDefaultRequestTimeout);
+    if (answer.rc != 1) {
+      rt.set_channel_open(channel, false);
+      return HostOutcome{answer.rc == 0 ? kEDENIED : answer.rc, {}};
+    }
+    rt.set_channel_open(channel, true);
+    return HostOutcome{kOk, channel};
+  });
+  return rc_or_bytes(inst, out, a[4], a[5]);
 }
 
 // The other end of an open channel that `self` is part of, or nullopt.
@@ -121,33 +132,37 @@ uint64_t channel_send(engine::Instance& inst, const uint64_t* a) {
   auto msg = read_guest(inst, a[2], a[3]);
   if (!ch || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  auto other = other_end(self, *ch);
-  if (!other) return static_cast<uint32_t>(kENOTFOUND);
-  auto target = self.runtime().find(*other);
-  if (!target) return static_cast<uint32_t>(kESTOPPED);
-  Message m;
-  m.kind = MessageKind::ChannelMessage;
-  m.from = self.id;
-  m.channel = *ch;
-  m.bytes = std::move(*msg);
-  return static_cast<uint32_t>(target->deliver(std::move(m)));
+  return static_cast<uint32_t>(host_io(inst, HostCall::ChannelSend, *ch, *msg, [&] {
+    auto other = other_end(self, *ch);
+    if (!other) return HostOutcome{kENOTFOUND, {}};
+    auto target = self.runtime().find(*other);
+    if (!target) return HostOutcome{kESTOPPED, {}};
+    Message m;
+    m.kind = MessageKind::ChannelMessage;
+    m.from = self.id;
+    m.channel = *ch;
+    m.bytes = take(self, *msg);
+    return HostOutcome{target->deliver(std::move(m)), {}};
+  }).rc);
 }
 
 uint64_t channel_close(engine::Instance& inst, const uint64_t* a) {
   auto ch = read_guest(inst, a[0], a[1]);
   if (!ch) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  auto other = other_end(self, *ch);
-  if (!other) return static_cast<uint32_t>(kENOTFOUND);
-  self.runtime().set_channel_open(*ch, false);
-  if (auto target = self.runtime().find(*other)) {
-    Message m;
-    m.kind = MessageKind::ChannelClose;
-    m.from = self.id;
-    m.channel = *ch;
-    target->deliver(std::move(m));
-  }
-  return kOk;
+  return static_cast<uint32_t>(host_io(inst, HostCall::ChannelClose, *ch, {}, [&] {
+    auto other = other_end(self, *ch);
+    if (!other) return HostOutcome{kENOTFOUND, {}};
+    self.runtime().set_channel_open(*ch, false);
+    if (auto target = self.runtime().find(*other)) {
+      Message m;
+      m.kind = MessageKind::ChannelClose;
+      m.from = self.id;
+      m.channel = *ch;
+      target->deliver(std::move(m));
+    }
+    return HostOutcome{kOk, {}};
+  }).rc);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Handler "store": content-addressed blobs, named "sha256:<hex>", shared by all actors.
-#include "abi/host.hpp"
+#include "abi/host_io.hpp"
 #include "abi/imports.hpp"
 #include "actor/runtime.hpp"
 #include "base/sha256.hpp"
@@ -10,16 +10,19 @@ namespace {
 uint64_t store_put(engine::Instance& inst, const uint64_t* a) {
   auto bytes = read_guest(inst, a[0], a[1]);
   if (!bytes) return static_cast<uint32_t>(kEINVAL);
-  auto ref = actor_of(inst).runtime().blobs().put(*bytes);
-  return static_cast<uint32_t>(return_bytes(inst, ref, a[2], a[3]));
+  auto out = host_io(inst, HostCall::StorePut, {}, *bytes,
+                     [&] { return HostOutcome{kOk, actor_of(inst).runtime().blobs().put(*bytes)}; });
+  return rc_or_bytes(inst, out, a[2], a[3]);
 }
 
 uint64_t store_get(engine::Instance& inst, const uint64_t* a) {
   auto ref = read_guest(inst, a[0], a[1]);
   if (!ref) return static_cast<uint32_t>(kEINVAL);
-  auto bytes = actor_of(inst).runtime().blobs().get(*ref);
-  if (!bytes) return static_cast<uint32_t>(kENOTFOUND);
-  return static_cast<uint32_t>(return_bytes(inst, *bytes, a[2], a[3]));
+  auto out = host_io(inst, HostCall::StoreGet, *ref, {}, [&] {
+    auto bytes = actor_of(inst).runtime().blobs().get(*ref);
+    return bytes ? HostOutcome{kOk, std::move(*bytes)} : HostOutcome{kENOTFOUND, {}};
+  });
+  return rc_or_bytes(inst, out, a[2], a[3]);
 }
 
 }  // namespace

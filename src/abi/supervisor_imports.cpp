@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "abi/host.hpp"
+#include "abi/host_io.hpp"
 #include "abi/imports.hpp"
 #include "actor/runtime.hpp"
 
@@ -45,74 +45,88 @@ uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
     return static_cast<uint32_t>(kEINVAL);
   }
   auto& self = actor_of(inst);
-  std::string id;
-  try {
-    auto manifest = spawn_manifest(*text, self.manifest.base_dir);
-    std::optional<Bytes> init_state;
-    if (a[3] > 0) init_state = std::move(*init);
-    id = self.runtime().spawn_from(self, *manifest, std::move(init_state));
-  } catch (const std::exception& e) {
-    self.runtime().record(self, "spawn-refused", e.what());
-    return static_cast<uint32_t>(kEINVAL);
-  }
-  return static_cast<uint32_t>(return_bytes(inst, id, a[4], a[5]));
+  auto out = host_io(inst, HostCall::Spawn, *init, *text, [&] {
+    try {
+      // Relative paths in spawned manifest text resolve against the spawner's manifest folder.
+      auto manifest = spawn_manifest(*text, self.manifest.base_dir);
+      std::optional<Bytes> init_state;
+      if (a[3] > 0) init_state = *init;
+      return HostOutcome{kOk, self.runtime().spawn_from(self, *manifest, std::move(init_state))};
+    } catch (const std::exception& e) {
+      self.runtime().record(self, "spawn-refused", e.what());
+      return HostOutcome{kEINVAL, {}};
+    }
+  });
+  return rc_or_bytes(inst, out, a[4], a[5]);
 }
 
 uint64_t stop_child(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  if (!child_of(self, *id)) return static_cast<uint32_t>(kENOTFOUND);
-  self.runtime().stop_from(self, *id);
-  return kOk;
+  return static_cast<uint32_t>(host_io(inst, HostCall::StopChild, *id, {}, [&] {
+    if (!child_of(self, *id)) return HostOutcome{kENOTFOUND, {}};
+    self.runtime().stop_from(self, *id);
+    return HostOutcome{kOk, {}};
+  }).rc);
 }
 
 uint64_t restart_child(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  auto child = child_of(self, *id);
-  if (!child) return static_cast<uint32_t>(kENOTFOUND);
-  if (child->status() == ActorStatus::Stopped) return static_cast<uint32_t>(kESTOPPED);
-  self.runtime().restart_from(self, *id);
-  return kOk;
+  return static_cast<uint32_t>(host_io(inst, HostCall::RestartChild, *id, {}, [&] {
+    auto child = child_of(self, *id);
+    if (!child) return HostOutcome{kENOTFOUND, {}};
+    if (child->status() == ActorStatus::Stopped) return HostOutcome{kESTOPPED, {}};
+    self.runtime().restart_from(self, *id);
+    return HostOutcome{kOk, {}};
+  }).rc);
 }
 
 uint64_t list_children(engine::Instance& inst, const uint64_t* a) {
-  nlohmann::json ids = actor_of(inst).children();
-  return static_cast<uint32_t>(return_bytes(inst, ids.dump(), a[0], a[1]));
+  auto out = host_io(inst, HostCall::ListChildren, {}, {},
+                     [&] { return HostOutcome{kOk, nlohmann::json(actor_of(inst).children()).dump()}; });
+  return rc_or_bytes(inst, out, a[0], a[1]);
 }
 
 uint64_t child_state(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
-  auto child = child_of(actor_of(inst), *id);
-  if (!child) return static_cast<uint32_t>(kENOTFOUND);
-  return static_cast<uint32_t>(return_bytes(inst, child->committed_state(), a[2], a[3]));
+  auto out = host_io(inst, HostCall::ChildState, *id, {}, [&] {
+    auto child = child_of(actor_of(inst), *id);
+    return child ? HostOutcome{kOk, child->committed_state()} : HostOutcome{kENOTFOUND, {}};
+  });
+  return rc_or_bytes(inst, out, a[2], a[3]);
 }
 
 uint64_t child_events(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
-  auto child = child_of(actor_of(inst), *id);
-  if (!child) return static_cast<uint32_t>(kENOTFOUND);
-  auto events = nlohmann::json::array();
-  for (const auto& e : child->events().snapshot()) events.push_back(nlohmann::json::parse(e.json()));
-  return static_cast<uint32_t>(return_bytes(inst, events.dump(), a[2], a[3]));
+  auto out = host_io(inst, HostCall::ChildEvents, *id, {}, [&] {
+    auto child = child_of(actor_of(inst), *id);
+    if (!child) return HostOutcome{kENOTFOUND, {}};
+    auto events = nlohmann::json::array();
+    for (const auto& e : child->events().snapshot()) events.push_back(nlohmann::json::parse(e.json()));
+    return HostOutcome{kOk, events.dump()};
+  });
+  return rc_or_bytes(inst, out, a[2], a[3]);
 }
 
 uint64_t monitor(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  return static_cast<uint32_t>(self.runtime().monitor(self.id, *id));
+  return static_cast<uint32_t>(
+      host_io(inst, HostCall::Monitor, *id, {}, [&] { return HostOutcome{self.runtime().monitor(self.id, *id), {}}; }).rc);
 }
 
 uint64_t demonitor(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  return static_cast<uint32_t>(self.runtime().demonitor(self.id, *id));
+  return static_cast<uint32_t>(
+      host_io(inst, HostCall::Demonitor, *id, {}, [&] { return HostOutcome{self.runtime().demonitor(self.id, *id), {}}; }).rc);
 }
 
 }  // namespace

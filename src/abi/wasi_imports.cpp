@@ -5,13 +5,13 @@
 
 #include <fmt/format.h>
 
-#include "abi/host.hpp"
+#include "abi/host_io.hpp"
 #include "abi/imports.hpp"
 #include "actor/runtime.hpp"
 
 namespace theater::abi {
 
-bool fill_random(engine::Instance& inst, uint64_t ptr, uint64_t len);
+bool fill_random(engine::Instance& inst, uint64_t ptr, uint64_t len, HostCall call);
 
 namespace {
 
@@ -49,21 +49,21 @@ uint64_t fd_write(engine::Instance& inst, const uint64_t* a) {
 uint64_t clock_time_get(engine::Instance& inst, const uint64_t* a) {
   const uint64_t id = a[0], out = a[2];
   if (!inst.in_bounds(static_cast<uint32_t>(out), 8)) return kEFAULT;
-  timespec ts{};
-  if (id == 0) {
-    clock_gettime(CLOCK_REALTIME, &ts);
-  } else if (id == 1) {
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-  } else {
-    return kEINVALW;
-  }
-  const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-  inst.write_bytes(static_cast<uint32_t>(out), {reinterpret_cast<const uint8_t*>(&ns), 8});
-  return kSuccess;
+  if (id > 1) return kEINVALW;
+  const char key = static_cast<char>(id);
+  auto r = host_io(inst, HostCall::ClockTimeGet, {&key, 1}, {}, [&] {
+    timespec ts{};
+    clock_gettime(id == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+    const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+    return HostOutcome{kSuccess, std::string(reinterpret_cast<const char*>(&ns), 8)};
+  });
+  if (r.bytes.size() != 8) return kEFAULT;
+  inst.write_bytes(static_cast<uint32_t>(out), {reinterpret_cast<const uint8_t*>(r.bytes.data()), 8});
+  return static_cast<uint32_t>(r.rc);
 }
 
 uint64_t random_get(engine::Instance& inst, const uint64_t* a) {
-  return fill_random(inst, a[0], a[1]) ? kSuccess : kEFAULT;
+  return fill_random(inst, a[0], a[1], HostCall::RandomGet) ? kSuccess : kEFAULT;
 }
 
 uint64_t proc_exit(engine::Instance& inst, const uint64_t* a) {

@@ -8,6 +8,7 @@
 #include "base/files.hpp"
 #include "actor/runtime.hpp"
 #include "engine/resolve.hpp"
+#include "state/io.hpp"
 
 namespace theater {
 
@@ -357,7 +358,10 @@ void Actor::start_children(uint32_t reason) {
     }
     return "";
   };
-  for (size_t entry = 0; entry < manifest.children.size(); ++entry) {
+  // An upgraded supervisor keeps the children it has; a recovered one gets its stored children
+  // back (below), never a second set from its manifest.
+  const bool keeps_children = reason == abi::kUpgrade || reason == abi::kResume;
+  for (size_t entry = 0; !keeps_children && entry < manifest.children.size(); ++entry) {
     if (status() != ActorStatus::Running) return;
     const auto& spec = manifest.children[entry];
     std::string kid = entry_of(entry);
@@ -377,25 +381,27 @@ void Actor::start_children(uint32_t reason) {
     if (!check(kid, spec.manifest.stem().string())) return;
   }
   if (reason == abi::kFirstStart) return;
-  // Children spawned through the ABI come back too (OTP would drop them: see docs/supervision.md).
+  // Children spawned through the ABI come back too (OTP would drop them: see docs/supervision.md);
+  // a recovered tree's children resume (theater_init reason 3).
+  const uint32_t child_reason = reason == abi::kResume ? abi::kResume : abi::kRestart;
   for (const auto& kid : children()) {
-    {
+    if (!keeps_children) {
       std::lock_guard lock(mutex_);
       if (static_entry_.count(kid)) continue;
     }
-    restart_child(kid);
+    restart_child(kid, child_reason);
     auto child = runtime_.find(kid);
     if (!check(kid, child ? child->manifest.name : kid)) return;
   }
 }
 
-void Actor::restart_child(const std::string& kid) {
+void Actor::restart_child(const std::string& kid, uint32_t reason) {
   auto child = runtime_.find(kid);
   if (!child) return;
   const auto s = child->status();
   if (s != ActorStatus::Starting && s != ActorStatus::Failed) return;  // running (upgrade) or gone
   SystemMessage m{SystemMessage::Init};
-  m.reason = abi::kRestart;
+  m.reason = reason;
   runtime_.system_and_wait(this, *child, std::move(m));
 }
 
@@ -434,6 +440,7 @@ bool Actor::ensure_instance(uint32_t reason) {
     fail({"trap", fmt::format("cannot instantiate: {}", e.what())});
     return false;
   }
+  if (io_) io_->init(reason, committed_state(), module->info().sha256);
   // A reactor module's constructors (wasi-libc) run before anything else.
   if (instance_->has_function("_initialize")) {
     if (!invoke("_initialize", {}, "_initialize")) return false;
@@ -456,6 +463,10 @@ void Actor::drop_instance() {
 
 void Actor::fail(Failure failure) {
   drop_instance();
+  if (trial_failure_) {  // an upgrade's trial init: the caller rolls back; no one else is told
+    *trial_failure_ = std::move(failure);
+    return;
+  }
   const bool killed = std::exchange(killed_, false);
   killed_stopping_ = killed_stopping_ || killed;
   runtime_.record(*this, killed ? "killed" : "failed", fmt::format("{}: {}", failure.kind, failure.message));
@@ -568,6 +579,7 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
   // began: most handlers end before that and cost no clock read.
   deadline_ = kNoDeadlineYet;
   handler_running_ = true;
+  if (io_) io_->invoking(export_name, args, *instance_);
   instance_->set_fuel(kFuelSlice);
   uint64_t result[1] = {0};  // every ABI export returns at most one i32 (0 when it returns none)
   auto trap = instance_->call(export_name, args, result);
@@ -594,9 +606,11 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
     return std::nullopt;
   }
   if (scratch_.staged_state) {
+    if (io_) io_->committed(*scratch_.staged_state);  // in sync durability: once it is on disk
     std::lock_guard lock(mutex_);
     committed_ = std::move(*scratch_.staged_state);
   }
+  if (io_ && scratch_.replied) io_->replied(scratch_.reply_bytes);
   if (scratch_.reply && scratch_.replied && !scratch_.reply->complete(abi::kOk, std::move(scratch_.reply_bytes))) {
     // The requester gave up (timeout) before the handler finished: recorded, then dropped.
     runtime_.record(*this, "reply-dropped", "the requester stopped waiting");
@@ -629,6 +643,7 @@ void Actor::handle_message(Message& msg) {
                     fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, export_name));
     return;
   }
+  if (io_) io_->received(msg);
   uint64_t args[4];
   size_t nargs = 0;
   if (msg.kind == MessageKind::Timer) {

@@ -29,6 +29,10 @@
 namespace theater {
 
 class Runtime;
+namespace state {
+class ActorIo;
+class Replayer;
+}  // namespace state
 
 enum class ActorStatus { Starting, Running, Failed, Stopping, Stopped };
 const char* to_string(ActorStatus);
@@ -101,6 +105,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   uint32_t restarts() const { return restarts_.load(); }
   std::vector<std::string> children() const;
   EventLog& events() { return events_; }
+  // Where this actor's events go (its Journal in the event chain), or, in a replay, where host
+  // results come from. Null: nothing is recorded (src/state/io.hpp).
+  state::ActorIo* io() const { return io_; }
 
   // ---- inside the actor's turn (host functions and supervision) ----
   // Suspends this actor's fiber until `wake` is called (from any thread). `start` runs after the
@@ -137,6 +144,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
 
  private:
   friend class Runtime;
+  friend class state::Replayer;
   void turn_body();
   void handle_system(SystemMessage& msg);
   void handle_message(Message& msg);
@@ -156,7 +164,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // start makes this actor fail (after terminating the children started before it).
   void start_children(uint32_t reason);
   // Brings back a child whose instance is gone (terminated, or failed while this actor was down).
-  void restart_child(const std::string& id);
+  void restart_child(const std::string& id, uint32_t reason = 1 /* abi::kRestart */);
   void handle_stop(SystemMessage& msg);
   void handle_terminate();
   // theater_shutdown, killed past the shutdown deadline.
@@ -202,6 +210,10 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   bool exited_ = false;
   std::chrono::steady_clock::time_point last_active_{};  // end of the last turn [turn]
   std::atomic<bool> hibernation_armed_{false};  // the last handler ended the actor normally (exit / proc_exit) [turn]
+  state::ActorIo* io_ = nullptr;  // set before the actor's first turn
+  // During an upgrade's trial init, a failure lands here (and the old version is put back)
+  // instead of going to the parent [turn].
+  std::optional<Failure>* trial_failure_ = nullptr;
 };
 
 }  // namespace theater

@@ -64,6 +64,7 @@ Runtime::Runtime(RuntimeConfig config)
     : config_(std::move(config)),
       blobs_(config_.data_dir.empty() ? std::filesystem::path() : config_.data_dir / "blobs") {
   install_fiber_hooks();
+  if (!config_.data_dir.empty()) store_ = state::Store::open(config_.data_dir, config_.store);
   engine_ = engine::Engine::create(config_.engine);
   scheduler_ = std::make_unique<Scheduler>(config_.workers);
   Manifest root_manifest;
@@ -76,6 +77,7 @@ Runtime::Runtime(RuntimeConfig config)
 Runtime::~Runtime() {
   shutdown();
   scheduler_->shutdown();
+  store_.reset();  // writes what is queued
 }
 
 std::string Runtime::new_actor_id(const std::string& name) {
@@ -93,19 +95,28 @@ std::shared_ptr<engine::Module> Runtime::load_module(const Manifest& manifest) {
         manifest.component_path, manifest.handlers,
         [&](const std::filesystem::path& path) {
           auto bytes = read_file_bytes(path);
-          auto info = engine::inspect(bytes, label);
-          abi::check_imports(info, manifest.handlers, label);
-          abi::check_exports(info, label);
-          return engine_->load(bytes, abi::linker(), label);
+          auto module = load_module_bytes(bytes, manifest, label);
+          if (store_) blobs_.put(bytes);  // a recovered or replayed actor finds its module there
+          return module;
         },
         [&](const engine::ModuleInfo& info) { abi::check_imports(info, manifest.handlers, label); });
   }
   std::lock_guard lock(modules_mutex_);
   auto it = modules_.find(key);
-  if (it == modules_.end()) {
-    throw std::runtime_error(fmt::format("{}: component {} is not in the store", manifest.source, key));
-  }
-  return it->second;
+  if (it != modules_.end()) return it->second;
+  auto bytes = blobs_.get(key);
+  if (!bytes) throw std::runtime_error(fmt::format("{}: component {} is not in the store", manifest.source, key));
+  auto module = load_module_bytes({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, manifest, key);
+  modules_[key] = module;
+  return module;
+}
+
+std::shared_ptr<engine::Module> Runtime::load_module_bytes(std::span<const uint8_t> bytes, const Manifest& manifest,
+                                                           const std::string& label) {
+  auto info = engine::inspect(bytes, label);
+  abi::check_imports(info, manifest.handlers, label);
+  abi::check_exports(info, label);
+  return engine_->load(bytes, abi::linker(), label);
 }
 
 Bytes Runtime::initial_state(const Manifest& manifest, std::optional<Bytes> init_state) {
@@ -126,6 +137,7 @@ std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
   }
   auto actor = std::make_shared<Actor>(*this, new_actor_id(manifest.name), manifest, parent,
                                        std::move(module), std::move(state));
+  if (store_) persist_created(*actor);  // before anyone can reach it
   {
     std::unique_lock lock(registry_mutex_);
     actors_[actor->id] = actor;
@@ -163,8 +175,15 @@ std::shared_ptr<Actor> Runtime::find(std::string_view id) const {
 }
 
 void Runtime::unregister(const std::string& id) {
-  std::unique_lock lock(registry_mutex_);
-  actors_.erase(id);
+  {
+    std::unique_lock lock(registry_mutex_);
+    actors_.erase(id);
+  }
+  // Stopped for good, unless the whole runtime is shutting down: then the tree stays stored and
+  // the next runtime on this data dir brings it back.
+  if (!store_) return;
+  std::lock_guard lock(tree_mutex_);
+  if (!shut_down_) store_->set_stopped(id);
 }
 
 int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from) {
@@ -447,6 +466,7 @@ void Runtime::record(Actor& actor, std::string type, std::string detail) {
   e.name = actor.manifest.name;
   e.type = std::move(type);
   e.detail = std::move(detail);
+  if (actor.io_) actor.io_->lifecycle(e.type, e.detail);
   actor.events().add(e);
   std::lock_guard lock(observers_mutex_);
   for (auto& o : observers_) o(e);

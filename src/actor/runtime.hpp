@@ -23,6 +23,7 @@
 #include "engine/engine.hpp"
 #include "scheduler/scheduler.hpp"
 #include "state/blob_store.hpp"
+#include "state/store.hpp"
 #include "supervision/policy.hpp"
 
 namespace theater {
@@ -35,6 +36,9 @@ struct RuntimeConfig {
   std::chrono::milliseconds hibernate_after{0};
   // How the runtime supervises top-level actors (it is the root of every tree).
   SupervisionSpec root_supervision;
+  // With a data_dir: durability of state commits, and the event chain (docs/state.md).
+  state::StoreOptions store;
+  bool chain = true;  // false: only states are stored, no events
 };
 
 struct RequestResult {
@@ -90,6 +94,25 @@ class Runtime {
   // Blocks until the tree has stopped (escalation at the root) or the timeout passes.
   bool wait_tree_stopped(std::chrono::milliseconds timeout);
 
+  // ---- durable state (src/state/runtime_durable.cpp, docs/state.md) ----
+  // Brings back the tree stored in data_dir: every actor not stopped for good, same id, same
+  // parent, last committed state; each tree starts top-down with theater_init reason 3 (resume).
+  // Returns the top-level ids brought back (none without a data dir or a stored tree).
+  std::vector<std::string> recover();
+  struct UpgradeResult {
+    bool ok = false;
+    std::string message;  // what happened; on a rollback, why
+  };
+  // Hot code upgrade from a new .wasm (same manifest otherwise) or a new manifest (.toml). In the
+  // actor's turn, between two messages: a fresh instance of the new module gets theater_init
+  // reason 2 with the committed state, and handles the next message; same id, same mailbox,
+  // children kept. If the new version cannot load or fails its init, the old module and instance
+  // stay (rolled back) and message says why.
+  UpgradeResult upgrade(const std::string& id, const std::filesystem::path& manifest_or_wasm);
+  // Blocks until every state commit and event recorded so far is durable (no-op without store).
+  void wait_durable();
+  state::Store* store() { return store_.get(); }
+
   engine::Engine& engine() { return *engine_; }
   BlobStore& blobs() { return blobs_; }
   Scheduler& scheduler() { return *scheduler_; }
@@ -144,11 +167,17 @@ class Runtime {
   void escalate(Actor& parent, const std::string& why);
   bool in_parents_turn(const std::string& id, void (Runtime::*step)(Actor& parent, const std::string& id));
   Bytes initial_state(const Manifest& manifest, std::optional<Bytes> init_state);
+  // Durable-state hooks (runtime_durable.cpp): a new actor's row, journal and "created" event.
+  void persist_created(Actor& actor);
+  UpgradeResult upgrade_in_turn(Actor& actor, const Manifest& next, std::shared_ptr<engine::Module> module);
+  std::shared_ptr<engine::Module> load_module_bytes(std::span<const uint8_t> bytes, const Manifest& manifest,
+                                                    const std::string& label);
 
   RuntimeConfig config_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
   BlobStore blobs_;
+  std::unique_ptr<state::Store> store_;  // with a data_dir
   std::shared_ptr<Actor> root_;
 
   mutable std::shared_mutex registry_mutex_;

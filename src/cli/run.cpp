@@ -32,6 +32,10 @@ struct RunOptions {
   unsigned workers = 0;
   int timeout_ms = 30000;
   unsigned hibernate_after_ms = 0;
+  std::string data_dir;
+  std::string durability = "group";
+  unsigned group_commit_ms = 5;
+  bool no_chain = false;
 };
 
 // The live tree as render_tree wants it.
@@ -43,6 +47,25 @@ std::string draw_live_tree(const Runtime& runtime, bool color) {
     rows.emplace(a.id, std::move(row));
   }
   return render_tree(rows, runtime.top_level(), color);
+}
+
+// With a data dir that holds a tree, that tree comes back (recover) instead of a new one: the
+// manifest then names, by its `name`, the top-level actor that --send / --request go to; if none
+// has that name, the manifest is spawned beside the recovered ones.
+std::string recover_or_spawn(Runtime& runtime, const Manifest& manifest, const RunOptions& o) {
+  const auto recovered = runtime.recover();
+  if (!recovered.empty()) {
+    fmt::print(stderr, "recovered {} top-level actor(s) from {}\n", recovered.size(), o.data_dir);
+  }
+  for (const auto& id : recovered) {
+    if (auto a = runtime.find(id); a && a->manifest.name == manifest.name) {
+      if (!o.init_state.empty()) fmt::print(stderr, "note: --init-state ignored: {} was recovered\n", id);
+      return id;
+    }
+  }
+  std::optional<Bytes> init;
+  if (!o.init_state.empty()) init = o.init_state;
+  return runtime.spawn(manifest, init);
 }
 
 // The --send and --request values, interleaved in the order they were given.
@@ -64,6 +87,10 @@ int run(CLI::App& cmd, const RunOptions& o) {
   config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
   // Actors start at once on the interpreter while their native code compiles.
   config.engine.interp_while_compiling = true;
+  config.data_dir = o.data_dir;
+  config.store.durability = o.durability == "sync" ? state::Durability::Sync : state::Durability::Group;
+  config.store.group_commit = std::chrono::milliseconds(o.group_commit_ms);
+  config.chain = !o.no_chain;
   if (::isatty(2) && !o.json) {
     config.engine.progress = [](std::string_view what, double fraction) {
       fmt::print(stderr, "\r{} {:3.0f}%{}", what, fraction * 100, fraction >= 1.0 ? "\n" : "");
@@ -77,7 +104,14 @@ int run(CLI::App& cmd, const RunOptions& o) {
     return 2;
   }
   std::mutex print_mutex;  // before the runtime: its shutdown still prints
-  Runtime runtime(config);
+  std::optional<Runtime> holder;
+  try {
+    holder.emplace(config);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  }
+  Runtime& runtime = *holder;
   runtime.observe([&](const Event& e) {
     if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
     std::lock_guard lock(print_mutex);
@@ -89,9 +123,7 @@ int run(CLI::App& cmd, const RunOptions& o) {
   });
   std::string id;
   try {
-    std::optional<Bytes> init;
-    if (!o.init_state.empty()) init = o.init_state;
-    id = runtime.spawn(manifest, init);
+    id = recover_or_spawn(runtime, manifest, o);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 2;
@@ -107,6 +139,8 @@ int run(CLI::App& cmd, const RunOptions& o) {
     runtime.wait_idle(std::chrono::milliseconds(o.timeout_ms));
     if (is_request) {
       auto r = runtime.request(id, text, std::chrono::milliseconds(o.timeout_ms));
+      // With --data a reply is printed once what came before it is durable: it is acknowledged.
+      runtime.wait_durable();
       std::lock_guard lock(print_mutex);
       if (r.rc == abi::kOk) {
         if (o.json) {
@@ -176,6 +210,14 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--hibernate-after", opts->hibernate_after_ms,
                   "Idle actors drop their instance after this many ms, keeping their committed state "
                   "(default 0: never; a manifest's [limits] hibernate_after_ms wins)");
+  cmd->add_option("--data", opts->data_dir,
+                  "Data dir: state and the event chain are stored there, and a tree stored there is "
+                  "brought back instead of spawning anew (docs/state.md)");
+  cmd->add_option("--durability", opts->durability, "With --data: sync (every commit on disk before the "
+                  "actor goes on) or group (default: written every --group-commit-ms)")
+      ->check(CLI::IsMember({"sync", "group"}));
+  cmd->add_option("--group-commit-ms", opts->group_commit_ms, "With --durability group: how often (default 5)");
+  cmd->add_flag("--no-chain", opts->no_chain, "With --data: store states only, no event chain");
   cmd->add_flag("--json", opts->json, "One JSON object per line instead of a readable log");
   cmd->add_flag("--quiet", opts->quiet, "Print only replies and failures");
   cmd->callback([cmd, opts] { set_exit_code(run(*cmd, *opts)); });
