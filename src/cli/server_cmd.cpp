@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <set>
 #include <iostream>
 #include <mutex>
 
@@ -98,9 +99,31 @@ int serve(const ServerOptions& o) {
         std::cout.flush();
       }
     }
+    // The tree stored in the data dir comes back first (same ids, last committed states); a
+    // --start manifest whose top-level actor came back is not started a second time.
+    std::set<std::string> recovered_names;
+    try {
+      for (const auto& id : runtime.recover()) {
+        if (auto actor = runtime.find(id)) recovered_names.insert(actor->manifest.name);
+        std::lock_guard lock(print_mutex);
+        if (!o.json) fmt::print("recovered {} from {}\n", id, sc.data_dir.string());
+        std::cout.flush();
+      }
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: recovering the tree in {}: {}\n", sc.data_dir.string(), e.what());
+      srv.stop();
+      return kExitUsage;
+    }
     for (const auto& m : o.start) {
       try {
-        const std::string id = runtime.spawn(load_manifest(m));
+        auto manifest = load_manifest(m);
+        if (recovered_names.contains(manifest.name)) {
+          std::lock_guard lock(print_mutex);
+          if (!o.json) fmt::print("--start {}: its actor '{}' was recovered from the data dir; not started again\n", m, manifest.name);
+          std::cout.flush();
+          continue;
+        }
+        const std::string id = runtime.spawn(manifest);
         std::lock_guard lock(print_mutex);
         if (!o.json) fmt::print("started {} from {}\n", id, m);
         std::cout.flush();

@@ -1,8 +1,13 @@
 #include "server/history.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
+#include "base/files.hpp"
+#include "base/sha256.hpp"
 #include "server/http_util.hpp"
+#include "state/store.hpp"
 
 namespace theater::server {
 
@@ -37,15 +42,46 @@ nlohmann::json actor_events(Runtime& runtime, const std::string& id, const Event
 
 nlohmann::json verify_actor(Runtime& runtime, const std::string& id) {
   live_actor(runtime, id);
-  throw ApiError(501, "not_implemented",
-                 "verify needs the per-actor hash chain (the durable store, issue 5), which this server "
-                 "was built without; `theater events` shows the in-memory history meanwhile");
+  state::Store* store = runtime.store();
+  if (!store) {
+    throw ApiError(501, "not_implemented",
+                   "this runtime keeps no event chain (it runs without a data directory)");
+  }
+  runtime.wait_durable();  // verify what has been recorded so far, not an older prefix
+  const auto broken = store->verify(id);
+  nlohmann::json out{{"actor", id}, {"ok", !broken}};
+  if (broken) {
+    out["broken_at"] = broken->seq;
+    out["detail"] = fmt::format("first broken link at event {}: {}", broken->seq, broken->reason);
+  } else {
+    const auto events = store->events(id);
+    out["checked"] = events.size();
+    out["head"] = events.empty() ? std::string() : state::hex(events.back().hash);
+    out["detail"] = fmt::format("{} events, every hash and link checks out", events.size());
+  }
+  return out;
 }
 
 nlohmann::json upgrade_actor(Runtime& runtime, const std::string& id, const UpgradeRequest& request) {
   live_actor(runtime, id);
-  throw ApiError(501, "not_implemented",
-                 "upgrade needs Runtime::upgrade (issue 5), which this server was built without");
+  std::filesystem::path path;
+  if (request.component_path) {
+    path = *request.component_path;
+  } else if (request.wasm) {
+    // Bytes from the client: kept by content under the data dir (a recovered actor may need them).
+    if (runtime.config().data_dir.empty()) {
+      throw ApiError(501, "not_implemented", "uploading a module needs a data directory; give component_path");
+    }
+    const auto dir = runtime.config().data_dir / "uploads";
+    std::filesystem::create_directories(dir);
+    path = dir / (sha256_hex(*request.wasm) + ".wasm");
+    write_file_atomic(path, *request.wasm);
+  } else {
+    throw ApiError(400, "bad_request", "give component_path (a .wasm or manifest on the server) or wasm (its bytes)");
+  }
+  const auto result = runtime.upgrade(id, path);
+  if (!result.ok) throw ApiError(409, "upgrade_failed", result.message);
+  return {{"actor", id}, {"upgraded", true}, {"detail", result.message}};
 }
 
 }  // namespace theater::server

@@ -1,9 +1,9 @@
 #pragma once
-// The one place where the server reads an actor's history and changes its code: events, verify
-// and upgrade. Today they use what the runtime has in memory (Actor::events(), the last 1000 per
-// actor); when the durable store and hash chain land (issue 5: Runtime::upgrade, the per-actor
-// chain), these functions switch to them and nothing else in the server changes.
-// Each throws ApiError (404 for an unknown actor, 501 for what this build cannot do yet).
+// The one place where the server reads an actor's history and changes its code: events (the
+// runtime's lifecycle events in memory, the last 1000 per actor), verify (the actor's hash chain
+// in the durable store, docs/state.md) and upgrade (Runtime::upgrade, rolled back on a failed
+// init). Each throws ApiError (404 for an unknown actor, 409 for an upgrade rolled back, 501
+// without a data directory).
 #include <cstdint>
 #include <optional>
 #include <string>

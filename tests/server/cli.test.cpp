@@ -217,13 +217,16 @@ TEST_F(CliTest, CrashEventsLogsAndFollow) {
   EXPECT_EQ(follow_logs.wait_exit(10s), 0) << follow_logs.output();
 }
 
-TEST_F(CliTest, VerifyAndUpgradeSayWhatTheServerCannotDoYet) {
+TEST_F(CliTest, VerifyChecksTheChainAndUpgradeKeepsTheState) {
+  ASSERT_EQ(cli({"send", ids["counter"], "add 7"}).exit_code, 0);
+  EXPECT_EQ(cli({"request", ids["counter"], "get"}).output.find("7") != std::string::npos, true);
   auto verify = cli({"verify", ids["counter"]});
-  EXPECT_EQ(verify.exit_code, 1);
-  EXPECT_NE(verify.output.find("hash chain"), std::string::npos) << verify.output;
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_EQ(verify.output.rfind("ok: ", 0), 0u) << verify.output;
   auto upgrade = cli({"upgrade", ids["counter"], std::string(THEATER_EXAMPLES_DIR) + "/counter.wasm"});
-  EXPECT_EQ(upgrade.exit_code, 1);
-  EXPECT_NE(upgrade.output.find("Runtime::upgrade"), std::string::npos) << upgrade.output;
+  EXPECT_EQ(upgrade.exit_code, 0) << upgrade.output;
+  auto after = cli({"request", ids["counter"], "get"});
+  EXPECT_NE(after.output.find("7"), std::string::npos) << after.output;  // state kept
   auto missing = cli({"upgrade", ids["counter"], "/no/such.wasm"});
   EXPECT_EQ(missing.exit_code, 2);
 }
@@ -265,6 +268,29 @@ TEST_F(CliTest, SigtermStopsTheTreeInOrderAndExitsCleanly) {
   EXPECT_EQ(out.substr(out.size() - 8), "stopped\n");
   // Nothing listens any more.
   EXPECT_EQ(cli({"list"}).exit_code, 3);
+}
+
+// A server started again on its data dir brings the stored tree back (same ids, last committed
+// states) and does not start its --start manifest a second time.
+TEST_F(CliTest, ARestartedServerRecoversTheTree) {
+  ASSERT_EQ(cli({"request", ids["counter"], "add 5"}).exit_code, 0);
+  server->signal(SIGTERM);
+  ASSERT_EQ(server->wait_exit(30s), 0) << server->output();
+  server = std::make_unique<Child>(
+      std::vector<std::string>{THEATER_BINARY, "server", "--data", (dir / "data").string(), "--listen",
+                               "127.0.0.1:0", "--start", std::string(THEATER_EXAMPLES_DIR) + "/demo.toml"},
+      dir / "server2.log");
+  ASSERT_TRUE(server->wait_for("not started again", 240s)) << server->output();
+  const std::string out = server->output();
+  EXPECT_NE(out.find("recovered " + ids["supervisor"]), std::string::npos) << out;
+  const auto at = out.find("listening on http://");
+  ASSERT_NE(at, std::string::npos);
+  address = out.substr(at + 20, out.find('\n', at) - at - 20);
+  const Json listed = Json::parse(cli({"list", "--json"}).output);
+  std::map<std::string, std::string> now;
+  for (const auto& a : listed["actors"]) now[a["name"].get<std::string>()] = a["id"].get<std::string>();
+  EXPECT_EQ(now, ids);  // the same four actors, no second tree
+  EXPECT_EQ(last_line(cli({"request", ids["counter"], "get"}).output), "5");
 }
 
 // `new` makes a project that `build` compiles and `run` runs, as it is; `build` says what is wrong.
