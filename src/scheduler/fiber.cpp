@@ -146,6 +146,11 @@ struct PoolAllocator {
     auto sc = pool().allocate();
     san->bottom = static_cast<char*>(sc.sp) - sc.size;
     san->size = sc.size;
+#ifdef THEATER_ASAN
+    // A pooled stack keeps the redzones of frames that never returned (a fiber unwound or
+    // abandoned mid-body): clear them, or the next fiber's first frames read as overflows.
+    ASAN_UNPOISON_MEMORY_REGION(san->bottom, sc.size);
+#endif
     return sc;
   }
   void deallocate(ctx::stack_context& sc) noexcept { pool().deallocate(sc); }
@@ -207,6 +212,13 @@ Fiber::~Fiber() {
     impl_->quit = true;
     resume();
   }
+#ifdef THEATER_ASAN
+  // Boost.Context unwinds a suspended fiber by switching to it without our switch annotations,
+  // so ASan clears no stale redzones there: clear the whole stack before it does.
+  if (!impl_->finished && impl_->self && impl_->san.bottom) {
+    ASAN_UNPOISON_MEMORY_REGION(impl_->san.bottom, impl_->san.size);
+  }
+#endif
   impl_->san.destroyed();
 }
 
