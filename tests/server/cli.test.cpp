@@ -86,20 +86,30 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir = fresh_dir("cli");
+    ASSERT_NO_FATAL_FAILURE(start_server("server.log", "started supervisor-"));
+    ids = actor_ids();
+    ASSERT_EQ(ids.size(), 4u);
+  }
+  // Starts `theater server --start demo.toml` on the test's data dir, waits for `ready` in its
+  // output and takes its address from it.
+  void start_server(const std::string& log, const std::string& ready) {
     server = std::make_unique<Child>(
         std::vector<std::string>{THEATER_BINARY, "server", "--data", (dir / "data").string(), "--listen",
                                  "127.0.0.1:0", "--start", std::string(THEATER_EXAMPLES_DIR) + "/demo.toml"},
-        dir / "server.log");
+        dir / log);
     // A cold compile cache (CI) compiles four modules first.
-    ASSERT_TRUE(server->wait_for("started supervisor-", 240s)) << server->output();
+    ASSERT_TRUE(server->wait_for(ready, 240s)) << server->output();
     const std::string out = server->output();
     const auto at = out.find("listening on http://");
     ASSERT_NE(at, std::string::npos);
     address = out.substr(at + 20, out.find('\n', at) - at - 20);
-    const auto listed = cli({"list", "--json"});
-    const Json parsed = Json::parse(listed.output);
-    for (const auto& a : parsed["actors"]) ids[a["name"].get<std::string>()] = a["id"].get<std::string>();
-    ASSERT_EQ(ids.size(), 4u) << listed.output;
+  }
+  // name -> id of every actor the server lists.
+  std::map<std::string, std::string> actor_ids() {
+    std::map<std::string, std::string> out;
+    const Json parsed = Json::parse(cli({"list", "--json"}).output);
+    for (const auto& a : parsed["actors"]) out[a["name"].get<std::string>()] = a["id"].get<std::string>();
+    return out;
   }
   void TearDown() override {
     server.reset();
@@ -276,19 +286,9 @@ TEST_F(CliTest, ARestartedServerRecoversTheTree) {
   ASSERT_EQ(cli({"request", ids["counter"], "add 5"}).exit_code, 0);
   server->signal(SIGTERM);
   ASSERT_EQ(server->wait_exit(30s), 0) << server->output();
-  server = std::make_unique<Child>(
-      std::vector<std::string>{THEATER_BINARY, "server", "--data", (dir / "data").string(), "--listen",
-                               "127.0.0.1:0", "--start", std::string(THEATER_EXAMPLES_DIR) + "/demo.toml"},
-      dir / "server2.log");
-  ASSERT_TRUE(server->wait_for("not started again", 240s)) << server->output();
-  const std::string out = server->output();
-  EXPECT_NE(out.find("recovered " + ids["supervisor"]), std::string::npos) << out;
-  const auto at = out.find("listening on http://");
-  ASSERT_NE(at, std::string::npos);
-  address = out.substr(at + 20, out.find('\n', at) - at - 20);
-  const Json listed = Json::parse(cli({"list", "--json"}).output);
-  std::map<std::string, std::string> now;
-  for (const auto& a : listed["actors"]) now[a["name"].get<std::string>()] = a["id"].get<std::string>();
+  ASSERT_NO_FATAL_FAILURE(start_server("server2.log", "not started again"));
+  EXPECT_NE(server->output().find("recovered " + ids["supervisor"]), std::string::npos) << server->output();
+  const auto now = actor_ids();
   EXPECT_EQ(now, ids);  // the same four actors, no second tree
   EXPECT_EQ(last_line(cli({"request", ids["counter"], "get"}).output), "5");
 }
