@@ -1,6 +1,6 @@
 // big_actor (big): learns its peers from "peers <me> <pings> <id>...", where <me> is its own
-// place in the list, then sends "ping <me>" to a random other peer, and the next one when the
-// pong for it comes back, <pings> times. It answers every "ping <i>" with "pong" to peer i.
+// place in the list. On "go" it sends "ping <me>" to a random other peer, and the next one when
+// the pong for it comes back, <pings> times. It answers every "ping <i>" with "pong" to peer i.
 // After its last pong it reports "done" to the sink (and keeps answering). The request "stats"
 // answers "<pongs received> <pings answered>".
 //   init state: the sink's id.
@@ -54,6 +54,10 @@ THEATER_HANDLE_SEND(on_send) {
     }
     if (npeers < 2 || me >= npeers) return bench_fail("big_actor: bad peer list");
     rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(me + 1);
+    return 0;
+  }
+  if (bench_is(msg, len, "go")) {
+    if (npeers < 2) return bench_fail("big_actor: go before peers");
     return send_ping();
   }
   return bench_fail("big_actor: unexpected message");

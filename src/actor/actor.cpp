@@ -598,7 +598,10 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
                               export_name == "theater_handle_child_error" ||
                               export_name == "theater_alloc" || export_name == "_initialize";
   if (!returns_answer && status != 0) {
-    fail({"error", fmt::format("{} returned status {}", what.str(), status)});
+    // A handler that called fail() and then returned non-zero keeps its own message.
+    fail({"error", scratch_.fail_message
+                       ? fmt::format("{} ({} returned status {})", *scratch_.fail_message, what.str(), status)
+                       : fmt::format("{} returned status {}", what.str(), status)});
     return std::nullopt;
   }
   if (scratch_.fail_message) {

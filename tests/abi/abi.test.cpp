@@ -46,6 +46,16 @@ TEST_P(AbiTest, StateIsCommittedOnlyOnSuccess) {
   EXPECT_NE(events_of(id, "failed")[0].detail.find("status 1"), std::string::npos);
 }
 
+TEST_P(AbiTest, FailMessageSurvivesANonZeroStatus) {
+  auto id = probe();
+  EXPECT_EQ(runtime->request(id, "fail_status peer table missing").rc, abi::kEFAILED);
+  settle();
+  const auto failed = events_of(id, "failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].detail.find("peer table missing"), std::string::npos) << failed[0].detail;
+  EXPECT_NE(failed[0].detail.find("status 2"), std::string::npos) << failed[0].detail;
+}
+
 TEST_P(AbiTest, SelfIdLogNowRandom) {
   auto id = probe();
   EXPECT_EQ(ask(id, "self_id"), id);

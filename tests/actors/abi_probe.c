@@ -2,6 +2,7 @@
 // Request commands (reply in brackets):
 //   "self_id" [own id]              "state" [committed or staged state]
 //   "stage X" [ok] stages X         "stage_fail X" stages X then returns status 1
+//   "fail_status X" calls theater_fail(X) then returns status 2
 //   "log" [ok] logs at each level   "now" [ms since epoch]     "random N" [N random bytes, hex]
 //   "badptr <import>" [rc]: calls the import with a pointer far outside memory
 //   "printf X" [ok] prints X to stdout (WASI fd_write)   "env NAME" [value or "(unset)"]
@@ -91,6 +92,10 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
     theater_state_set_str(arg_str(msg, len));
     theater_reply_str("ok");
     return 1;
+  }
+  if (theater_msg_is(msg, len, "fail_status")) {
+    theater_fail_str(arg_str(msg, len));
+    return 2;
   }
   if (theater_msg_is(msg, len, "log")) {
     for (int level = 0; level <= 4; ++level) theater_log_fmt(level, "level %d", level);

@@ -1,9 +1,7 @@
 // The `theater` client commands against a live `theater server` process started by the test:
 // each command's output (people's and --json), its errors and exit codes, --follow, and the
 // server's graceful stop on SIGTERM.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,71 +14,12 @@
 #include "base/files.hpp"
 #include "base/process.hpp"
 #include "server_fixture.hpp"
-
-extern char** environ;
+#include "support/child_process.hpp"
 
 namespace theater::test {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
-
-// A process whose stdout and stderr go to a file, read while it runs.
-class Child {
- public:
-  Child(const std::vector<std::string>& argv, const std::filesystem::path& out) : out_(out) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string output() const {
-    std::ifstream f(out_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-  // Waits until the output contains `text` (true) or the time is up (false).
-  bool wait_for(const std::string& text, std::chrono::milliseconds limit = 60s, size_t count = 1) const {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      const std::string out = output();
-      size_t n = 0;
-      for (size_t pos = out.find(text); pos != std::string::npos; pos = out.find(text, pos + 1)) ++n;
-      if (n >= count) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-  void signal(int sig) const { ::kill(pid_, sig); }
-  // The exit code once it ends (-1 if it did not end within `limit` or died of a signal).
-  int wait_exit(std::chrono::milliseconds limit = 30s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::filesystem::path out_;
-};
 
 class CliTest : public ::testing::Test {
  protected:
@@ -93,7 +32,7 @@ class CliTest : public ::testing::Test {
   // Starts `theater server --start demo.toml` on the test's data dir, waits for `ready` in its
   // output and takes its address from it.
   void start_server(const std::string& log, const std::string& ready) {
-    server = std::make_unique<Child>(
+    server = std::make_unique<ChildProcess>(
         std::vector<std::string>{THEATER_BINARY, "server", "--data", (dir / "data").string(), "--listen",
                                  "127.0.0.1:0", "--start", std::string(THEATER_EXAMPLES_DIR) + "/demo.toml"},
         dir / log);
@@ -130,7 +69,7 @@ class CliTest : public ::testing::Test {
   }
 
   std::filesystem::path dir;
-  std::unique_ptr<Child> server;
+  std::unique_ptr<ChildProcess> server;
   std::string address;
   std::map<std::string, std::string> ids;  // name -> id of the demo tree
 };
@@ -189,7 +128,7 @@ TEST_F(CliTest, StartSendRequestStopRestart) {
 
 TEST_F(CliTest, CrashEventsLogsAndFollow) {
   const std::string crasher = ids["crasher"];
-  Child follow({THEATER_BINARY, "events", crasher, "--follow", "--server", address, "--data", (dir / "data").string()},
+  ChildProcess follow({THEATER_BINARY, "events", crasher, "--follow", "--server", address, "--data", (dir / "data").string()},
                dir / "follow.log");
   ASSERT_TRUE(follow.wait_for("started")) << follow.output();  // the history comes first
   auto trap = cli({"request", crasher, "trap"});
@@ -218,7 +157,7 @@ TEST_F(CliTest, CrashEventsLogsAndFollow) {
   auto inspect = Json::parse(cli({"inspect", crasher, "--json"}).output);
   EXPECT_EQ(inspect["restarts"], 1);
   // logs --follow ends by itself when the actor stops.
-  Child follow_logs({THEATER_BINARY, "logs", crasher, "-f", "--server", address, "--data", (dir / "data").string()},
+  ChildProcess follow_logs({THEATER_BINARY, "logs", crasher, "-f", "--server", address, "--data", (dir / "data").string()},
                     dir / "logs.log");
   ASSERT_TRUE(follow_logs.wait_for("restarted; handled")) << follow_logs.output();
   cli({"send", crasher, "hello"});

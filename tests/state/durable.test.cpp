@@ -82,7 +82,8 @@ TEST_P(SigkillTest, EveryAcknowledgedCommitSurvives) {
   }
   long long acknowledged = 0;
   {
-    Child child(args);
+    args.insert(args.begin(), theater_binary());
+    ChildProcess child(args);
     ASSERT_TRUE(child.started());
     int replies = 0;
     while (replies < kKillAfter) {

@@ -1,10 +1,7 @@
 #pragma once
 // Durable-state tests: a fresh data dir per test, runtimes on it, and the `theater` command run
-// as a child process (posix_spawn, stdout read line by line, SIGKILL when the test says so).
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
+// as a child process (support/child_process.hpp).
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,75 +13,11 @@
 #include <sqlite3.h>
 
 #include "../runtime/runtime_fixture.hpp"
-
-extern char** environ;
+#include "support/child_process.hpp"
 
 namespace theater::test {
 
 inline std::string theater_binary() { return std::string(THEATER_BUILD_DIR) + "/theater"; }
-
-// A running `theater ...` whose stdout (and stderr) the test reads line by line.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    args.insert(args.begin(), theater_binary());
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    fd_ = fds[0];
-  }
-  ~Child() {
-    kill();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool started() const { return pid_ > 0; }
-  // The next line, or nullopt at the end of its output.
-  std::optional<std::string> line() {
-    for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        auto l = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return l;
-      }
-      char chunk[4096];
-      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n <= 0) {
-        if (buf_.empty()) return std::nullopt;
-        return std::exchange(buf_, {});
-      }
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    wait();
-  }
-  int wait() {
-    if (pid_ <= 0) return status_;
-    int st = 0;
-    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return status_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  int status_ = -1;
-  std::string buf_;
-};
 
 class StateTest : public ::testing::Test {
  protected:
