@@ -8,8 +8,18 @@
 
 #define MAX_PEERS 1024
 
-static bench_id sink, peers[MAX_PEERS];
+// The peers' ids stay in the "peers" message (kept), found by offset and length: a compact
+// table, as a tuple of pids is in Erlang.
+static bench_id sink;
+static char* table;
+static struct {
+  int32_t at, len;
+} peers[MAX_PEERS];
 static int32_t npeers, me;
+
+static int32_t send_to_peer(int32_t i, const void* msg, int32_t len) {
+  return theater_send(table + peers[i].at, peers[i].len, msg, len);
+}
 static long long left, pongs, answered;
 static uint64_t rng;
 
@@ -26,7 +36,7 @@ static int32_t send_ping(void) {
   --left;
   char buf[32] = "ping ";
   int32_t k = theater_int_to_str(me, buf + 5, (int32_t)sizeof buf - 5);
-  return bench_send(&peers[peer], buf, 5 + k) < 0;
+  return send_to_peer(peer, buf, 5 + k) < 0;
 }
 
 THEATER_INIT(on_init) { return bench_id_set(&sink, state, len); }
@@ -36,7 +46,7 @@ THEATER_HANDLE_SEND(on_send) {
     const long long from = bench_word_int(msg, len, 1, -1);
     if (from < 0 || from >= npeers) return bench_fail("big_actor: ping from nobody");
     ++answered;
-    return bench_send(&peers[from], "pong", 4) < 0;
+    return send_to_peer((int32_t)from, "pong", 4) < 0;
   }
   if (bench_is(msg, len, "pong")) {
     ++pongs;
@@ -46,11 +56,21 @@ THEATER_HANDLE_SEND(on_send) {
   if (bench_is(msg, len, "peers")) {
     me = (int32_t)bench_word_int(msg, len, 1, 0);
     left = bench_word_int(msg, len, 2, 1);
-    int32_t n;
-    const uint8_t* id;
+    free(table);
+    table = (char*)malloc((size_t)len);
+    if (!table) return bench_fail("big_actor: out of memory");
+    memcpy(table, msg, (size_t)len);
+    // One pass over the words after "peers <me> <pings>".
     npeers = 0;
-    while (npeers < MAX_PEERS && (id = bench_word(msg, len, npeers + 3, &n)) != NULL) {
-      if (bench_id_set(&peers[npeers++], id, n)) return bench_fail("big_actor: bad peer id");
+    for (int32_t i = 0, word = 0; i < len && npeers < MAX_PEERS;) {
+      while (i < len && msg[i] == ' ') ++i;
+      int32_t end = i;
+      while (end < len && msg[end] != ' ') ++end;
+      if (end > i && word++ >= 3) {
+        peers[npeers].at = i;
+        peers[npeers++].len = end - i;
+      }
+      i = end;
     }
     if (npeers < 2 || me >= npeers) return bench_fail("big_actor: bad peer list");
     rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(me + 1);

@@ -8,6 +8,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include <fmt/core.h>
 
 namespace theater {
 
@@ -42,9 +45,48 @@ enum class MessageKind : uint8_t {
 };
 const char* to_string(MessageKind);
 
+// Who sent a message: an actor id, or "external". Held in the message itself when it is short
+// (ids are "<name>-<12 hex digits>", too long for std::string's own buffer), because a message
+// is usually made on one thread and freed on another, and an allocation freed on another
+// thread takes malloc's slow, locked path. Reads as a std::string_view; formats with fmt.
+class SenderId {
+ public:
+  SenderId() = default;
+  SenderId(std::string_view id) { assign(id); }
+  SenderId(const std::string& id) { assign(id); }
+  SenderId(const char* id) { assign(id); }
+  SenderId& operator=(std::string_view id) { return assign(id); }
+  SenderId& operator=(const std::string& id) { return assign(id); }
+  SenderId& operator=(const char* id) { return assign(id); }
+
+  std::string_view view() const { return size_ == kHeap ? std::string_view(heap_) : std::string_view(inline_, size_); }
+  operator std::string_view() const { return view(); }
+  std::string str() const { return std::string(view()); }
+  bool empty() const { return view().empty(); }
+  bool operator==(std::string_view other) const { return view() == other; }
+
+ private:
+  static constexpr uint8_t kInline = 46;
+  static constexpr uint8_t kHeap = 0xff;
+  SenderId& assign(std::string_view id) {
+    if (id.size() <= kInline) {
+      size_ = static_cast<uint8_t>(id.size());
+      id.copy(inline_, id.size());
+      heap_.clear();
+    } else {
+      size_ = kHeap;
+      heap_.assign(id);
+    }
+    return *this;
+  }
+  uint8_t size_ = 0;  // kHeap: the id is in heap_
+  char inline_[kInline + 1];
+  std::string heap_;
+};
+
 struct Message {
   MessageKind kind = MessageKind::Send;
-  std::string from;     // sender's actor id, or "external" for the CLI / API
+  SenderId from;        // sender's actor id, or "external" for the CLI / API
   Bytes bytes;
   std::string channel;  // channel id for channel messages
   int64_t tag = 0;      // timer tag
@@ -52,3 +94,11 @@ struct Message {
 };
 
 }  // namespace theater
+
+template <>
+struct fmt::formatter<theater::SenderId> : fmt::formatter<std::string_view> {
+  template <typename Context>
+  auto format(const theater::SenderId& id, Context& ctx) const {
+    return fmt::formatter<std::string_view>::format(id.view(), ctx);
+  }
+};

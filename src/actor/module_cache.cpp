@@ -62,6 +62,11 @@ std::shared_ptr<engine::Module> ModuleFileCache::get(const std::filesystem::path
   return module;
 }
 
+void ModuleFileCache::forget(const std::filesystem::path& path) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(path.native());
+}
+
 void ModuleFileCache::clear() {
   std::lock_guard lock(mutex_);
   entries_.clear();

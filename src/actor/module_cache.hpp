@@ -33,6 +33,9 @@ class ModuleFileCache {
                                       const std::vector<std::string>& grants, const Loader& load,
                                       const Checker& check);
 
+  // The next get() of `path` reads the file again (an upgrade must not get a module cached
+  // within the last recheck interval).
+  void forget(const std::filesystem::path& path);
   void clear();
 
  private:

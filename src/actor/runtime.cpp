@@ -1,5 +1,6 @@
 #include "actor/runtime.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -451,6 +452,7 @@ std::vector<ActorSummary> Runtime::list() const {
     out.push_back({id, a->manifest.name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
                    a->committed_state().size()});
   }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });  // by id, as before
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "actor/actor.hpp"
@@ -181,7 +182,13 @@ class Runtime {
   std::shared_ptr<Actor> root_;
 
   mutable std::shared_mutex registry_mutex_;
-  std::map<std::string, std::shared_ptr<Actor>, std::less<>> actors_;  // (found by string_view)
+  // Hashed (every send looks its target up; ids share their name prefix, which makes ordered
+  // comparisons slow), and found by string_view.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_map<std::string, std::shared_ptr<Actor>, IdHash, std::equal_to<>> actors_;
 
   std::mutex modules_mutex_;
   std::map<std::string, std::shared_ptr<engine::Module>> modules_;  // by path or sha256 ref

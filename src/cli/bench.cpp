@@ -103,7 +103,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", opts->json, "One JSON object per line: {\"workload\", \"value\", \"unit\", ...}");
   cmd->add_option("--workers", opts->workers, "Worker threads (default: one per core)");
   cmd->add_option("--engine", opts->engine, "aot (default) or interp")->check(CLI::IsMember({"aot", "interp"}));
-  cmd->add_option("--scale", opts->scale, "Multiply message, round and actor counts by this (e.g. 0.01 for a quick run)")
+  cmd->add_option("--scale", opts->scale,
+                  "Multiply the counts (messages, rounds, hops, children, idle actors) by this; 0.01 for a quick run")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--stuck-after", opts->stuck_s, "Fail a workload that has not finished after this many seconds");
   cmd->add_flag("--verbose,-v", opts->verbose, "Progress and details (times, RSS) on stderr");

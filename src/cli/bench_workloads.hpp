@@ -20,7 +20,7 @@ class Harness;  // the runtime of one workload run, and the driver's view of it
 struct Options {
   unsigned workers = 0;                   // 0: one per core
   engine::Tier tier = engine::Tier::Aot;
-  double scale = 1.0;                     // multiplies the message, round and actor counts
+  double scale = 1.0;                     // multiplies the counts (not the actors of ring, big, fork-join)
   std::filesystem::path actors_dir;       // empty: default_actors_dir()
   std::chrono::seconds stuck{300};        // waiting longer than this for a result fails the workload
   std::function<void(const std::string&)> note;  // details as the workload runs (null: none)

@@ -20,10 +20,12 @@
 
 namespace theater {
 
-template <typename T>
+// `Align`: the cache-line size keeps producers and the consumer off each other's lines (below);
+// a mailbox that sees little traffic can take alignof(void*) and stay small.
+template <typename T, size_t Align = 64>
 class Mailbox {
  public:
-  explicit Mailbox(size_t capacity) : capacity_(capacity), head_(&stub_), tail_(&stub_) {}
+  explicit Mailbox(size_t capacity) : head_(&stub_), capacity_(capacity), tail_(&stub_) {}
   Mailbox(const Mailbox&) = delete;
   Mailbox& operator=(const Mailbox&) = delete;
   ~Mailbox() {
@@ -100,12 +102,14 @@ class Mailbox {
     return value;
   }
 
+  // The producers' line, the shared count's line and the consumer's line are apart: a producer
+  // and the consumer on two cores then do not pull one cache line to and fro for every message.
+  alignas(Align) std::atomic<Link*> head_;  // producers: the newest node
   std::atomic<size_t> capacity_;
-  std::atomic<size_t> size_{0};
+  alignas(Align) std::atomic<size_t> size_{0};
+  alignas(Align) Link* tail_;  // consumer: the oldest node not yet taken (or the stub)
   // A link without a message, so that the queue always has a node for producers to link after.
   Link stub_;
-  std::atomic<Link*> head_;  // producers: the newest node
-  Link* tail_;               // consumer: the oldest node not yet taken (or the stub)
 };
 
 }  // namespace theater

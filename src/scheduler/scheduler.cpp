@@ -50,6 +50,10 @@ Scheduler::~Scheduler() { shutdown(); }
 
 void Scheduler::schedule(const std::shared_ptr<Task>& task) {
   if (task->queued_.exchange(true)) return;  // already queued or running: it will look again
+  enqueue(task);
+}
+
+void Scheduler::enqueue(TaskPtr task) {
   if (stopping_.load(std::memory_order_relaxed)) return;
   if (t_current.scheduler == this) {
     // An actor woke another: run it next on this warm core.
@@ -57,7 +61,7 @@ void Scheduler::schedule(const std::shared_ptr<Task>& task) {
     TaskPtr displaced;
     {
       std::lock_guard lock(self.mutex);
-      displaced = std::exchange(self.next, task);
+      displaced = std::exchange(self.next, std::move(task));
       if (displaced) self.queue.push_back(std::move(displaced));
       else return;
     }
@@ -66,7 +70,7 @@ void Scheduler::schedule(const std::shared_ptr<Task>& task) {
   }
   {
     std::lock_guard lock(inject_mutex_);
-    injected_.push_back(task);
+    injected_.push_back(std::move(task));
     injected_size_.fetch_add(1, std::memory_order_release);
   }
   wake_one();

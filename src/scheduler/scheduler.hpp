@@ -46,6 +46,13 @@ class Scheduler {
 
   // Queues the task unless it is queued or running already (then it runs again if it has work).
   void schedule(const std::shared_ptr<Task>& task);
+  // The same for a task that owns itself (enable_shared_from_this): the shared pointer is made
+  // only when the task does get queued, not for every message to a busy one.
+  template <typename T>
+  void schedule_self(T& task) {
+    if (static_cast<Task&>(task).queued_.exchange(true)) return;
+    enqueue(task.shared_from_this());
+  }
   TimerId after(std::chrono::milliseconds delay, std::function<void()> fn);
   bool cancel(TimerId id);  // false if it already fired
   void shutdown();          // stops workers and the timer thread; pending tasks are dropped
@@ -74,6 +81,7 @@ class Scheduler {
     std::thread thread;
   };
 
+  void enqueue(TaskPtr task);  // (queued_ is set)
   void worker_loop(unsigned index);
   TaskPtr find_work(Worker& self, unsigned index, uint64_t tick);
   TaskPtr steal(Worker& self, unsigned index);

@@ -71,7 +71,7 @@ std::string render_metrics(Server& server) {
   by_label(out, "theater_restarts_total", "kind", stats.restarts_by_kind, {"trap", "error", "timeout", "memory", "manual"});
 
   const auto h = c.handler_latency.snapshot();
-  family(out, "theater_handler_duration_seconds", "histogram", "Time from a handler's start to its end, per message.");
+  family(out, "theater_handler_duration_seconds", "histogram", "Time from a handler's start to its end (one message in 16 is timed).");
   uint64_t cumulative = 0;
   for (size_t b = 0; b < LatencyHistogram::kBounds.size(); ++b) {
     cumulative += h.counts[b];

@@ -84,6 +84,7 @@ Runtime::UpgradeResult Runtime::upgrade(const std::string& id, const std::filesy
       next.component = manifest_or_wasm.string();
       next.component_path = std::filesystem::absolute(manifest_or_wasm).lexically_normal();
     }
+    module_files_.forget(next.component_path);  // the file as it is now, not as cached
     module = load_module(next);
   } catch (const std::exception& e) {
     return {false, fmt::format("the new version cannot be loaded: {}", e.what())};

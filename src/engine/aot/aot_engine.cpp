@@ -292,6 +292,7 @@ class AotInstance final : public Instance {
   std::shared_ptr<const AotModule> module_;
   HostContext ctx_;
   std::unique_ptr<uint8_t[]> storage_;  // wasm2c's instance struct
+  wasm_rt_memory_t* memory_ = nullptr;   // inside storage_, once instantiated
   bool instantiated_ = false;
 };
 
@@ -429,6 +430,9 @@ void AotInstance::instantiate() {
   // Data or element segments out of range trap during instantiation: a bad module, not a crash.
   if (trap) throw LoadError("instantiation failed: " + trap->message);
   instantiated_ = true;
+  // The memory's descriptor sits in the instance for its whole life (data and size change on
+  // growth, the descriptor does not): host functions read memory several times per message.
+  if (auto* get = module_->so().memory) memory_ = get(storage_.get());
   set_fuel(kDefaultFuel);
 }
 
@@ -470,9 +474,12 @@ std::optional<Trap> AotInstance::call(std::string_view name, std::span<const uin
 }
 
 std::span<uint8_t> AotInstance::memory() {
-  auto* get = module_->so().memory;
-  if (!get) return {};
-  wasm_rt_memory_t* m = get(storage_.get());
+  wasm_rt_memory_t* m = memory_;
+  if (!m) {  // (still instantiating)
+    auto* get = module_->so().memory;
+    if (!get) return {};
+    m = get(storage_.get());
+  }
   return {m->data, m->size};
 }
 
