@@ -9,6 +9,7 @@ PACKAGES=(
   libsqlite3-dev libssl-dev libboost-context-dev libconcurrentqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   erlang-base libcaf-dev jq              # bench/compare: Erlang/OTP and CAF runners; jq merges
+  libnats-dev nats-server                # cluster (src/cluster/): NATS C client; JetStream server for tests
   libcpp-httplib-dev                     # theater server (HTTP API) and the CLI's client
   chromium                               # the dashboard's browser test (tests/browser)
 )

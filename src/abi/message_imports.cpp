@@ -17,9 +17,9 @@ struct Answer {
   Scheduler::TimerId timer = 0;
 };
 
-// Delivers `m` (with a reply slot) to `target` and waits in the actor's fiber for the answer,
-// a delivery error or the timeout.
-Answer ask(engine::Instance& inst, Actor& self, Actor& target, Message m,
+// Delivers `m` (with a reply slot) to `to`, on this node or another, and waits in the actor's
+// fiber for the answer, a delivery error or the timeout.
+Answer ask(engine::Instance& inst, Actor& self, const std::string& to, Message m,
            std::chrono::milliseconds timeout) {
   auto answer = std::make_shared<Answer>();
   auto& scheduler = self.runtime().scheduler();
@@ -30,7 +30,7 @@ Answer ask(engine::Instance& inst, Actor& self, Actor& target, Message m,
       wake();
     });
     m.reply = slot;
-    if (int32_t rc = target.deliver(std::move(m)); rc != kOk) {
+    if (int32_t rc = self.runtime().deliver(to, std::move(m)); rc != kOk) {
       slot->complete(rc, {});
       return;
     }
@@ -68,14 +68,13 @@ uint64_t request(engine::Instance& inst, const uint64_t* a) {
   auto& self = actor_of(inst);
   const auto timeout_ms = static_cast<int32_t>(a[4]);
   const auto timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : kDefaultRequestTimeout;
+  // By id through Runtime::deliver (in ask): the target may be on another node.
   auto out = host_io(inst, HostCall::Request, *to, *msg, [&] {
-    auto target = self.runtime().find(*to);
-    if (!target || !target->module) return HostOutcome{kENOTFOUND, {}};
     Message m;
     m.kind = MessageKind::Request;
     m.from = self.id;
     m.bytes = take(self, *msg);
-    auto answer = ask(inst, self, *target, std::move(m), timeout);
+    auto answer = ask(inst, self, *to, std::move(m), timeout);
     return HostOutcome{answer.rc, std::move(answer.bytes)};
   });
   return rc_or_bytes(inst, out, a[5], a[6]);
@@ -99,15 +98,13 @@ uint64_t channel_open(engine::Instance& inst, const uint64_t* a) {
   auto& self = actor_of(inst);
   auto& rt = self.runtime();
   auto out = host_io(inst, HostCall::ChannelOpen, *to, *msg, [&] {
-    auto target = rt.find(*to);
-    if (!target || !target->module) return HostOutcome{kENOTFOUND, {}};
     const std::string channel = rt.new_channel(self.id, *to);
     Message m;
     m.kind = MessageKind::ChannelOpen;
     m.from = self.id;
     m.channel = channel;
     m.bytes = take(self, *msg);
-    auto answer = ask(inst, self, *target, std::move(m), kDefaultRequestTimeout);
+    auto answer = ask(inst, self, *to, std::move(m), kDefaultRequestTimeout);
     if (answer.rc != 1) {
       rt.set_channel_open(channel, false);
       return HostOutcome{answer.rc == 0 ? kEDENIED : answer.rc, {}};
@@ -135,14 +132,13 @@ uint64_t channel_send(engine::Instance& inst, const uint64_t* a) {
   return static_cast<uint32_t>(host_io(inst, HostCall::ChannelSend, *ch, *msg, [&] {
     auto other = other_end(self, *ch);
     if (!other) return HostOutcome{kENOTFOUND, {}};
-    auto target = self.runtime().find(*other);
-    if (!target) return HostOutcome{kESTOPPED, {}};
     Message m;
     m.kind = MessageKind::ChannelMessage;
     m.from = self.id;
     m.channel = *ch;
     m.bytes = take(self, *msg);
-    return HostOutcome{target->deliver(std::move(m)), {}};
+    const int32_t rc = self.runtime().deliver(*other, std::move(m));
+    return HostOutcome{rc == kENOTFOUND ? kESTOPPED : rc, {}};  // the other end is gone
   }).rc);
 }
 
@@ -154,13 +150,11 @@ uint64_t channel_close(engine::Instance& inst, const uint64_t* a) {
     auto other = other_end(self, *ch);
     if (!other) return HostOutcome{kENOTFOUND, {}};
     self.runtime().set_channel_open(*ch, false);
-    if (auto target = self.runtime().find(*other)) {
-      Message m;
-      m.kind = MessageKind::ChannelClose;
-      m.from = self.id;
-      m.channel = *ch;
-      target->deliver(std::move(m));
-    }
+    Message m;
+    m.kind = MessageKind::ChannelClose;
+    m.from = self.id;
+    m.channel = *ch;
+    self.runtime().deliver(*other, std::move(m));
     return HostOutcome{kOk, {}};
   }).rc);
 }

@@ -243,6 +243,11 @@ void Actor::on_fuel_exhausted(engine::Instance& instance) {
 // ---- lifecycle -------------------------------------------------------------------------------
 
 void Actor::handle_system(SystemMessage& msg) {
+  if (is_proxy()) {
+    handle_proxy_system(msg);
+    if (msg.done) msg.done();
+    return;
+  }
   switch (msg.kind) {
     case SystemMessage::Init: {
       const auto s = status();
@@ -297,6 +302,49 @@ void Actor::handle_system(SystemMessage& msg) {
       break;
   }
   if (msg.done) msg.done();
+}
+
+// A proxy's lifecycle is its home node's: it asks there and waits (in its own fiber), then
+// mirrors the status. A failure of the real actor comes separately (Runtime::report_failed).
+void Actor::handle_proxy_system(SystemMessage& msg) {
+  using Control = RemoteNodes::Control;
+  Control op;
+  switch (msg.kind) {
+    case SystemMessage::Init: op = Control::Init; break;
+    case SystemMessage::Terminate: op = Control::Terminate; break;
+    case SystemMessage::Stop: op = Control::Stop; break;
+    case SystemMessage::Run:
+      if (msg.fn) msg.fn();
+      return;
+    default: return;  // a proxy is no parent here, and watches nothing
+  }
+  stop_pending_.store(false);
+  if (status() == ActorStatus::Stopped) return;
+  if (op == Control::Stop) status_.store(ActorStatus::Stopping);
+  auto rc = std::make_shared<int32_t>(abi::kEFAILED);
+  if (auto* remote = runtime_.remote()) {
+    await([&](std::function<void()> wake) {
+      remote->control(home, id, op, msg.reason, [rc, wake](int32_t r) {
+        *rc = r;
+        wake();
+      });
+    });
+  }
+  switch (op) {
+    case Control::Init: {
+      auto starting = ActorStatus::Starting;
+      if (*rc == abi::kOk) status_.compare_exchange_strong(starting, ActorStatus::Running);
+      break;
+    }
+    case Control::Terminate:
+      if (status() != ActorStatus::Stopped) status_.store(ActorStatus::Starting);
+      break;
+    default:
+      status_.store(ActorStatus::Stopped);
+      runtime_.notify_down(id, R"({"reason":"normal"})");
+      runtime_.record(*this, "stopped", fmt::format("on node {}", home));
+      break;
+  }
 }
 
 void Actor::handle_terminate() {
@@ -486,7 +534,10 @@ void Actor::fail(Failure failure) {
   // Held, not a raw pointer into a temporary: the parent may be unregistered meanwhile.
   const auto parent_ref = parent.empty() ? nullptr : runtime_.find(parent);
   Actor* parent_actor = parent.empty() ? &runtime_.root() : parent_ref.get();
-  if (!parent_actor) return;
+  if (!parent_actor) {  // its parent lives on another node (or is gone)
+    if (auto* remote = runtime_.remote()) remote->child_failed(parent, id, failure.kind, failure.message);
+    return;
+  }
   SystemMessage m{SystemMessage::ChildFailed};
   m.subject = id;
   m.failure = std::move(failure);
@@ -502,7 +553,10 @@ void Actor::exit_normally(Bytes result) {
   // Held, not a raw pointer into a temporary: the parent may be unregistered meanwhile.
   const auto parent_ref = parent.empty() ? nullptr : runtime_.find(parent);
   Actor* parent_actor = parent.empty() ? &runtime_.root() : parent_ref.get();
-  if (!parent_actor) return;
+  if (!parent_actor) {  // its parent lives on another node (or is gone)
+    if (auto* remote = runtime_.remote()) remote->child_exited(parent, id, result);
+    return;
+  }
   SystemMessage m{SystemMessage::ChildExited};
   m.subject = id;
   m.bytes = std::move(result);
@@ -609,13 +663,23 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
     fail({"error", *scratch_.fail_message});
     return std::nullopt;
   }
+  bool owned = true;
   if (scratch_.staged_state) {
-    if (io_) io_->committed(*scratch_.staged_state);  // in sync durability: once it is on disk
+    Bytes state = std::move(*scratch_.staged_state);
+    // Replicated to the cluster first, then journaled. The cluster decides whether this node still
+    // owns the actor (a node that lost it to another one releases no reply from it) and holds the
+    // copy another node resumes from; the local journal then records what this instance did,
+    // owned or not, so that the chain stays consistent with committed_ (verify, replay). Neither
+    // order releases a reply before both are done (each waits in its sync mode).
+    if (auto* remote = runtime_.remote()) owned = remote->committed(*this, state);
+    if (io_) io_->committed(state);  // in sync durability: once it is on disk
     std::lock_guard lock(mutex_);
-    committed_ = std::move(*scratch_.staged_state);
+    committed_ = std::move(state);
   }
   if (io_ && scratch_.replied) io_->replied(scratch_.reply_bytes);
-  if (scratch_.reply && scratch_.replied && !scratch_.reply->complete(abi::kOk, std::move(scratch_.reply_bytes))) {
+  if (!owned && scratch_.reply) {
+    scratch_.reply->complete(abi::kESTOPPED, {});
+  } else if (scratch_.reply && scratch_.replied && !scratch_.reply->complete(abi::kOk, std::move(scratch_.reply_bytes))) {
     // The requester gave up (timeout) before the handler finished: recorded, then dropped.
     runtime_.record(*this, "reply-dropped", "the requester stopped waiting");
   }

@@ -88,7 +88,12 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   const std::string id;
   const std::string parent;  // "" for a top-level actor (the runtime is its parent)
   Manifest manifest;
-  std::shared_ptr<engine::Module> module;  // null for the runtime's root
+  std::shared_ptr<engine::Module> module;  // null for the runtime's root and for proxies
+  // "" : this node runs the actor. Else the node that does: this object is then a proxy that its
+  // parent (here) supervises as any child; it runs no wasm, and its lifecycle work (init,
+  // terminate, stop) is done by that node (runtime.remote()->control). Set before it is shared.
+  std::string home;
+  bool is_proxy() const { return !home.empty(); }
 
   // ---- Task ----
   void run_turn() override;
@@ -147,6 +152,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   friend class state::Replayer;
   void turn_body();
   void handle_system(SystemMessage& msg);
+  void handle_proxy_system(SystemMessage& msg);
   void handle_message(Message& msg);
   // Runs one export as a handler: deadline, commit on success, failure otherwise.
   // Returns the export's i32 result when it succeeded.

@@ -77,8 +77,15 @@ Runtime::Runtime(RuntimeConfig config)
 
 Runtime::~Runtime() {
   shutdown();
+  if (remote_) remote_->detach();  // no more calls in from the cluster's threads
   scheduler_->shutdown();
   store_.reset();  // writes what is queued
+}
+
+void Runtime::attach_remote(std::shared_ptr<RemoteNodes> remote, const std::string& node) {
+  remote_ = std::move(remote);
+  node_ = node;
+  channel_prefix_ = fmt::format("ch-{}-", node);
 }
 
 std::string Runtime::new_actor_id(const std::string& name) {
@@ -129,23 +136,107 @@ Bytes Runtime::initial_state(const Manifest& manifest, std::optional<Bytes> init
 std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
                                              std::optional<Bytes> init_state,
                                              const std::string& parent,
-                                             std::optional<size_t> static_entry) {
+                                             std::optional<size_t> static_entry, std::string id) {
   auto module = load_module(manifest);
   auto state = initial_state(manifest, std::move(init_state));
   if (state.size() > manifest.limits.max_state_bytes) {
     throw std::runtime_error(fmt::format("{}: initial state of {} bytes is over max_state_bytes",
                                          manifest.source, state.size()));
   }
-  auto actor = std::make_shared<Actor>(*this, new_actor_id(manifest.name), manifest, parent,
-                                       std::move(module), std::move(state));
-  if (store_) persist_created(*actor);  // before anyone can reach it
+  auto actor = std::make_shared<Actor>(*this, id.empty() ? new_actor_id(manifest.name) : std::move(id),
+                                       manifest, parent, std::move(module), std::move(state));
+  if (remote_) remote_->registered(*actor, static_entry);  // first: if the cluster refuses, nothing is left behind
+  if (store_) {
+    try {
+      persist_created(*actor);  // before anyone here can reach it
+    } catch (...) {
+      if (remote_) remote_->unregistered(actor->id);
+      throw;
+    }
+  }
+  add_actor(actor, static_entry);
+  return actor;
+}
+
+void Runtime::add_actor(const std::shared_ptr<Actor>& actor, std::optional<size_t> static_entry) {
   {
     std::unique_lock lock(registry_mutex_);
     actors_[actor->id] = actor;
   }
-  Actor& parent_actor = parent.empty() ? *root_ : *find(parent);
-  parent_actor.add_child(actor->id, static_entry);
+  // A parent on another node keeps its own list (of its proxies); one here lists it once, also
+  // when an adopted actor takes its proxy's place.
+  auto parent_actor = actor->parent.empty() ? root_ : find(actor->parent);
+  if (!parent_actor) return;
+  auto kids = parent_actor->children();
+  if (std::find(kids.begin(), kids.end(), actor->id) == kids.end()) parent_actor->add_child(actor->id, static_entry);
+}
+
+std::shared_ptr<Actor> Runtime::add_proxy(const std::string& id, const Manifest& manifest,
+                                          const std::string& parent, const std::string& home) {
+  auto proxy = std::make_shared<Actor>(*this, id, manifest, parent, nullptr, Bytes{});
+  proxy->home = home;
+  add_actor(proxy);
+  return proxy;
+}
+
+void Runtime::proxy_started(const std::string& id) {
+  auto actor = find(id);
+  auto starting = ActorStatus::Starting;
+  if (actor) actor->status_.compare_exchange_strong(starting, ActorStatus::Running);
+}
+
+void Runtime::report_exited(const std::string& id, const Bytes& result) {
+  SystemMessage m{SystemMessage::ChildExited};
+  m.bytes = result;
+  report_to_parent(id, ActorStatus::Stopped, "exited", result, std::move(m));
+}
+
+void Runtime::report_to_parent(const std::string& id, ActorStatus status, const char* event,
+                               const std::string& detail, SystemMessage news) {
+  auto actor = find(id);
+  if (!actor) return;
+  actor->status_.store(status);
+  record(*actor, event, detail);
+  auto parent = actor->parent.empty() ? root_ : find(actor->parent);
+  if (!parent) return;
+  news.subject = id;
+  parent->deliver_system(std::move(news));
+}
+
+void Runtime::revive(const std::string& id) {
+  auto actor = find(id);
+  auto stopped = ActorStatus::Stopped;
+  if (actor) actor->status_.compare_exchange_strong(stopped, ActorStatus::Starting);
+}
+
+std::string Runtime::spawn_with_id(const std::string& id, const Manifest& manifest,
+                                   std::optional<Bytes> init_state, const std::string& parent) {
+  auto actor = create_actor(manifest, std::move(init_state), parent, std::nullopt, id);
+  record(*actor, "created", fmt::format("{} (for {})", manifest.source, parent.empty() ? "the runtime" : parent));
+  SystemMessage m{SystemMessage::Init};
+  m.reason = abi::kFirstStart;
+  system_and_wait(nullptr, *actor, std::move(m));
+  return actor->id;
+}
+
+std::shared_ptr<Actor> Runtime::adopt(const std::string& id, const Manifest& manifest, Bytes state,
+                                      const std::string& parent, std::optional<size_t> static_entry) {
+  auto actor = std::make_shared<Actor>(*this, id, manifest, parent, load_module(manifest), std::move(state));
+  add_actor(actor, static_entry);  // status Starting; takes the place of a proxy of it, if there was one
+  record(*actor, "adopted", fmt::format("{} state bytes", actor->committed_state().size()));
   return actor;
+}
+
+void Runtime::report_failed(const std::string& id, const Failure& failure) {
+  SystemMessage m{SystemMessage::ChildFailed};
+  m.failure = failure;
+  report_to_parent(id, ActorStatus::Failed, "failed", fmt::format("{}: {}", failure.kind, failure.message),
+                   std::move(m));
+}
+
+void Runtime::disown(const std::string& id) {
+  if (auto actor = find(id)) record(*actor, "disowned", "another node owns it now");
+  stop(id);
 }
 
 std::string Runtime::spawn_from(Actor& parent, const Manifest& manifest,
@@ -176,31 +267,57 @@ std::shared_ptr<Actor> Runtime::find(std::string_view id) const {
 }
 
 void Runtime::unregister(const std::string& id) {
+  std::shared_ptr<Actor> gone;
   {
     std::unique_lock lock(registry_mutex_);
-    actors_.erase(id);
+    auto it = actors_.find(id);
+    if (it == actors_.end()) return;
+    gone = std::move(it->second);
+    actors_.erase(it);
   }
   // Stopped for good, unless the whole runtime is shutting down: then the tree stays stored and
-  // the next runtime on this data dir brings it back.
-  if (!store_) return;
-  std::lock_guard lock(tree_mutex_);
-  if (!shut_down_) store_->set_stopped(id);
+  // the next runtime on this data dir brings it back. (A proxy has no row: its home node's store
+  // keeps the actor.)
+  if (store_ && !gone->is_proxy()) {
+    std::lock_guard lock(tree_mutex_);
+    if (!shut_down_) store_->set_stopped(id);
+  }
+  if (!remote_) return;
+  if (gone->is_proxy()) {
+    // Its parent here is done with it (stopped, or exited and not restarted): so is its node.
+    remote_->control(gone->home, id, RemoteNodes::Control::Forget, 0, [](int32_t) {});
+  } else {
+    remote_->unregistered(id);
+  }
+}
+
+int32_t Runtime::deliver_local(const std::string& to, Message message) {
+  auto actor = find(to);
+  if (!actor || !actor->module) return abi::kENOTFOUND;
+  return actor->deliver(std::move(message));
+}
+
+int32_t Runtime::deliver(std::string_view to, Message message) {
+  if (auto actor = find(to)) {
+    if (!actor->module) {  // the runtime's root, or a proxy of an actor on another node
+      return actor->is_proxy() && remote_ ? remote_->deliver(std::string(to), std::move(message))
+                                          : abi::kENOTFOUND;
+    }
+    return actor->deliver(std::move(message));
+  }
+  return remote_ ? remote_->deliver(std::string(to), std::move(message)) : abi::kENOTFOUND;
 }
 
 int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from) {
-  auto actor = find(to);
-  if (!actor || !actor->module) return abi::kENOTFOUND;
   Message m;
   m.kind = MessageKind::Send;
   m.from = from;
   m.bytes = std::move(message);
-  return actor->deliver(std::move(m));
+  return deliver(to, std::move(m));
 }
 
 RequestResult Runtime::request(const std::string& to, Bytes message,
                                std::chrono::milliseconds timeout, const std::string& from) {
-  auto actor = find(to);
-  if (!actor || !actor->module) return {abi::kENOTFOUND, {}};
   auto promise = std::make_shared<std::promise<RequestResult>>();
   auto future = promise->get_future();
   auto slot = std::make_shared<ReplySlot>(
@@ -210,7 +327,7 @@ RequestResult Runtime::request(const std::string& to, Bytes message,
   m.from = from;
   m.bytes = std::move(message);
   m.reply = slot;
-  if (int32_t rc = actor->deliver(std::move(m)); rc != abi::kOk) return {rc, {}};
+  if (int32_t rc = deliver(to, std::move(m)); rc != abi::kOk) return {rc, {}};
   if (future.wait_for(timeout) != std::future_status::ready) {
     if (slot->complete(abi::kETIMEOUT, {})) return future.get();
   }
@@ -220,8 +337,16 @@ RequestResult Runtime::request(const std::string& to, Bytes message,
 bool Runtime::in_parents_turn(const std::string& id,
                                void (Runtime::*step)(Actor& parent, const std::string& id)) {
   auto actor = find(id);
-  if (!actor || !actor->module) return false;
-  Actor& parent = actor->parent.empty() ? *root_ : *find(actor->parent);
+  if (!actor || (!actor->module && !actor->is_proxy())) return false;
+  auto local_parent = actor->parent.empty() ? root_ : find(actor->parent);
+  if (!local_parent) {
+    // Its parent lives on another node (which decides restarts): here it can only be stopped.
+    if (step != &Runtime::stop_from) return false;
+    system_and_wait(nullptr, *actor, SystemMessage{SystemMessage::Stop});
+    unregister(id);
+    return true;
+  }
+  Actor& parent = *local_parent;
   // The parent's turn performs it, so it is ordered with the parent's other supervision work.
   SystemMessage m{SystemMessage::Run};
   m.fn = [this, &parent, id, step] { (this->*step)(parent, id); };
@@ -450,7 +575,7 @@ std::vector<ActorSummary> Runtime::list() const {
   std::shared_lock lock(registry_mutex_);
   for (const auto& [id, a] : actors_) {
     out.push_back({id, a->manifest.name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
-                   a->committed_state().size()});
+                   a->committed_state().size(), a->is_proxy() ? a->home : node_});
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });  // by id, as before
   return out;
@@ -530,10 +655,15 @@ void Runtime::drop_monitors_of(const std::string& watcher) {
 
 std::string Runtime::new_channel(const std::string& opener, const std::string& target) {
   static std::atomic<uint64_t> next{1};
-  Channel ch{fmt::format("ch-{}", next.fetch_add(1)), opener, target, false};
+  Channel ch{fmt::format("{}{}", channel_prefix_, next.fetch_add(1)), opener, target, false};
   std::lock_guard lock(channels_mutex_);
   channels_[ch.id] = ch;
   return ch.id;
+}
+
+void Runtime::add_channel(const Channel& channel) {
+  std::lock_guard lock(channels_mutex_);
+  channels_[channel.id] = channel;
 }
 
 std::optional<Runtime::Channel> Runtime::channel(const std::string& id) const {
@@ -566,13 +696,11 @@ void Runtime::close_channels_of(const std::string& actor) {
     }
   }
   for (const auto& ch : closed) {
-    auto other = find(ch.opener == actor ? ch.target : ch.opener);
-    if (!other) continue;
     Message m;
     m.kind = MessageKind::ChannelClose;
     m.from = actor;
     m.channel = ch.id;
-    other->deliver(std::move(m));
+    deliver(ch.opener == actor ? ch.target : ch.opener, std::move(m));
   }
 }
 

@@ -20,6 +20,7 @@
 #include "actor/actor.hpp"
 #include "actor/events.hpp"
 #include "actor/manifest.hpp"
+#include "actor/remote.hpp"
 #include "actor/module_cache.hpp"
 #include "engine/engine.hpp"
 #include "scheduler/scheduler.hpp"
@@ -53,6 +54,7 @@ struct ActorSummary {
   uint32_t restarts;
   size_t mailbox;
   size_t state_bytes;
+  std::string node;  // the cluster node that runs it ("" without a cluster); a proxy's home
 };
 
 class Runtime {
@@ -81,6 +83,39 @@ class Runtime {
   void shutdown();
 
   std::shared_ptr<Actor> find(std::string_view id) const;
+
+  // Every message to an actor goes through here: the local actor if this node hosts `to` (no
+  // other cost), else the cluster (RemoteNodes), else ENOTFOUND. Same errors either way.
+  int32_t deliver(std::string_view to, Message message);
+  // Only this node's actors (messages that arrived from another node end here).
+  int32_t deliver_local(const std::string& to, Message message);
+
+  // Joins this runtime to a cluster (src/cluster/): call before the first spawn. `node` names
+  // this node; it makes channel ids unique across the cluster.
+  void attach_remote(std::shared_ptr<RemoteNodes> remote, const std::string& node);
+  RemoteNodes* remote() const { return remote_.get(); }
+  // Recreates an actor that another node hosted (same id, its committed state) under `parent`
+  // ("" = the runtime); the cluster has already claimed it. It waits, as a terminated child
+  // does, for a restart: its adopted parent's, or the one that report_failed leads to.
+  // `static_entry`: the parent's [[children]] entry it was started for (see spawn_from).
+  std::shared_ptr<Actor> adopt(const std::string& id, const Manifest& manifest, Bytes state,
+                               const std::string& parent, std::optional<size_t> static_entry = std::nullopt);
+  // Marks a (not running) actor failed and tells its parent, whose supervision decides.
+  void report_failed(const std::string& id, const Failure& failure);
+  // Supervision across nodes. A proxy stands here for a child that `home` runs (Actor::home).
+  std::shared_ptr<Actor> add_proxy(const std::string& id, const Manifest& manifest,
+                                   const std::string& parent, const std::string& home);
+  void proxy_started(const std::string& id);  // its home node finished its init
+  // A proxied child exited normally on its node: its parent here decides what follows.
+  void report_exited(const std::string& id, const Bytes& result);
+  // The home side: starts an actor for a parent on another node, with the id that node chose.
+  std::string spawn_with_id(const std::string& id, const Manifest& manifest,
+                            std::optional<Bytes> init_state, const std::string& parent);
+  // An actor that exited normally is started again by its (remote) parent's decision.
+  void revive(const std::string& id);
+  // Stops a local actor that another node now owns (the cluster no longer lists it as ours).
+  void disown(const std::string& id);
+
   std::vector<ActorSummary> list() const;
   std::vector<std::string> top_level() const;
 
@@ -153,6 +188,8 @@ class Runtime {
     bool open = false;
   };
   std::string new_channel(const std::string& opener, const std::string& target);
+  // Registers a channel that an actor on another node opened to one of ours.
+  void add_channel(const Channel& channel);
   std::optional<Channel> channel(const std::string& id) const;
   void set_channel_open(const std::string& id, bool open);
   void close_channels_of(const std::string& actor);
@@ -160,7 +197,12 @@ class Runtime {
  private:
   std::shared_ptr<Actor> create_actor(const Manifest& manifest, std::optional<Bytes> init_state,
                                       const std::string& parent,
-                                      std::optional<size_t> static_entry = std::nullopt);
+                                      std::optional<size_t> static_entry = std::nullopt,
+                                      std::string id = "");
+  void add_actor(const std::shared_ptr<Actor>& actor, std::optional<size_t> static_entry = std::nullopt);
+  // Sets id's status, records `event` and sends `news` (ChildFailed / ChildExited) to its parent.
+  void report_to_parent(const std::string& id, ActorStatus status, const char* event,
+                        const std::string& detail, SystemMessage news);
   void stop_tree(const std::string& reason);
   void apply_decision(Actor& parent, Actor& child, supervision::Decision decision,
                       const std::string& why);
@@ -180,6 +222,10 @@ class Runtime {
   BlobStore blobs_;
   std::unique_ptr<state::Store> store_;  // with a data_dir
   std::shared_ptr<Actor> root_;
+
+  std::shared_ptr<RemoteNodes> remote_;  // set once, before actors exist
+  std::string channel_prefix_ = "ch-";
+  std::string node_;  // this node's name in a cluster
 
   mutable std::shared_mutex registry_mutex_;
   // Hashed (every send looks its target up; ids share their name prefix, which makes ordered

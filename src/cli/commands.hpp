@@ -8,6 +8,7 @@ namespace theater::cli {
 
 void add_run_command(CLI::App& app);      // theater run <manifest> [--send M]... [--request M]...
 void add_inspect_command(CLI::App& app);  // theater inspect-module <file.wasm>
+void add_cluster_command(CLI::App& app);  // theater cluster --cluster nats://HOST:PORT
 void add_server_command(CLI::App& app);   // theater server [--data DIR] [--listen ADDR]
 // Commands that talk to a running server (client_commands.cpp): start, stop, restart, list, tree,
 // inspect, send, request, dashboard.

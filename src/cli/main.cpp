@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("theater ") + THEATER_VERSION);
   theater::cli::add_run_command(app);
   theater::cli::add_inspect_command(app);
+  theater::cli::add_cluster_command(app);
   theater::cli::add_server_command(app);
   theater::cli::add_client_commands(app);
   theater::cli::add_build_commands(app);

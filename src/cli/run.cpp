@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/event_view.hpp"
 #include "cli/tree_view.hpp"
+#include "cluster/cluster.hpp"
 
 namespace theater::cli {
 
@@ -32,6 +33,9 @@ struct RunOptions {
   unsigned workers = 0;
   int timeout_ms = 30000;
   unsigned hibernate_after_ms = 0;
+  cluster::ClusterConfig cluster;  // nats_url empty: a single node
+  unsigned heartbeat_ms = 250;
+  bool sync_state = false;
   std::string data_dir;
   std::string durability = "group";
   unsigned group_commit_ms = 5;
@@ -112,6 +116,18 @@ int run(CLI::App& cmd, const RunOptions& o) {
     return 2;
   }
   Runtime& runtime = *holder;
+  std::shared_ptr<cluster::Cluster> cluster;
+  if (!o.cluster.nats_url.empty()) {
+    try {
+      auto cc = o.cluster;
+      cc.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
+      cc.durability = o.sync_state ? cluster::Durability::Sync : cluster::Durability::Async;
+      cluster = cluster::Cluster::join(runtime, cc);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 2;
+    }
+  }
   runtime.observe([&](const Event& e) {
     if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
     std::lock_guard lock(print_mutex);
@@ -176,7 +192,8 @@ int run(CLI::App& cmd, const RunOptions& o) {
     std::signal(SIGINT, [](int) { g_interrupted = 1; });
     std::signal(SIGTERM, [](int) { g_interrupted = 1; });
     // Until Ctrl-C, an escalation at the root, or the last top-level actor ending normally.
-    while (!g_interrupted && !runtime.tree_stopped_reason() && !runtime.top_level().empty()) {
+    // (A cluster node stays until Ctrl-C: actors may come to it from other nodes.)
+    while (!g_interrupted && !runtime.tree_stopped_reason() && (cluster || !runtime.top_level().empty())) {
       runtime.wait_tree_stopped(std::chrono::milliseconds(100));
     }
   }
@@ -199,6 +216,7 @@ void set_exit_code(int code) { g_exit_code = code; }
 
 void add_run_command(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
+  opts->cluster.nats_url.clear();  // ClusterConfig's default url is for `theater cluster`: no --cluster, no cluster
   auto* cmd = app.add_subcommand("run", "Run an actor and its children in this process");
   cmd->add_option("manifest", opts->manifest, "The actor's manifest (.toml)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--send", opts->sends, "Send a message to the actor (repeatable)");
@@ -210,6 +228,10 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--hibernate-after", opts->hibernate_after_ms,
                   "Idle actors drop their instance after this many ms, keeping their committed state "
                   "(default 0: never; a manifest's [limits] hibernate_after_ms wins)");
+  cmd->add_option("--cluster", opts->cluster.nats_url, "Join the cluster at this NATS url (nats://HOST:PORT)");
+  cmd->add_option("--node", opts->cluster.node_name, "This node's name in the cluster")->needs("--cluster");
+  cmd->add_option("--heartbeat-ms", opts->heartbeat_ms, "Cluster heartbeat period (a node silent for 4 is down)");
+  cmd->add_flag("--sync-state", opts->sync_state, "Cluster: release a reply only once the state is in JetStream");
   cmd->add_option("--data", opts->data_dir,
                   "Data dir: state and the event chain are stored there, and a tree stored there is "
                   "brought back instead of spawning anew (docs/state.md)");
@@ -218,6 +240,9 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::IsMember({"sync", "group"}));
   cmd->add_option("--group-commit-ms", opts->group_commit_ms, "With --durability group: how often (default 5)");
   cmd->add_flag("--no-chain", opts->no_chain, "With --data: store states only, no event chain");
+  // Not yet together: a tree recovered from --data is not claimed in the cluster's directory
+  // (Runtime::recover registers it locally only), and the cluster takes its actors back itself.
+  cmd->get_option("--data")->excludes("--cluster");
   cmd->add_flag("--json", opts->json, "One JSON object per line instead of a readable log");
   cmd->add_flag("--quiet", opts->quiet, "Print only replies and failures");
   cmd->callback([cmd, opts] { set_exit_code(run(*cmd, *opts)); });

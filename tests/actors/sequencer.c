@@ -7,6 +7,8 @@
 //                                          to 10 s), replies its reply (or the error code as text)
 //   request "call <caller> <timeout_ms>"   requests "report" from caller and replies the rc: when
 //                                          the caller is the one asking, the two wait on each other
+//   request "rtt <target> <n>"             n requests "x" to target, one after the other; replies
+//                                          "<n> <ms>" (round trips, for bench/cluster_bench)
 #include <stdio.h>
 #include <string.h>
 
@@ -102,6 +104,16 @@ THEATER_HANDLE_REQUEST(on_request) {
   const uint8_t* target = word(msg, len, 1, &tn);
   long long timeout = word_int(msg, len, 2);
   theater_buf reply = {0};
+  if (theater_msg_is(msg, len, "rtt")) {
+    long long n = word_int(msg, len, 2), start = theater_now_ms();
+    for (long long i = 0; i < n; ++i) {
+      int32_t rc = theater_request(target, tn, "x", 1, 10000, &reply);
+      theater_buf_free(&reply);
+      if (rc < 0) return theater_reply_int(rc) < 0;
+    }
+    snprintf(text, sizeof text, "%lld %lld", n, theater_now_ms() - start);
+    return theater_reply_str(text) < 0;
+  }
   if (theater_msg_is(msg, len, "ask")) {
     theater_buf self = {0};
     theater_self_id(&self);

@@ -1,0 +1,45 @@
+#pragma once
+// What the runtime asks of the other nodes of a cluster (src/cluster/ implements it). A runtime
+// without one is a single node: every id it does not host is ENOTFOUND. With one, an id that is
+// not found locally (one failed map lookup) goes here; local delivery never does.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "actor/message.hpp"
+
+namespace theater {
+
+class Actor;
+
+class RemoteNodes {
+ public:
+  virtual ~RemoteNodes() = default;
+  // Supervision across nodes: what a proxy (an Actor whose `home` is another node) asks of the
+  // node that runs the real actor; `done` gets OK, or an ABI error (the node is gone: EFAILED).
+  enum class Control : int32_t { Init = 1, Terminate = 2, Stop = 3, Forget = 4, Spawn = 5 };
+  virtual void control(const std::string& node, const std::string& id, Control op, uint32_t reason,
+                       std::function<void(int32_t rc)> done) = 0;
+  // A local actor whose parent lives on another node failed or exited normally.
+  virtual void child_failed(const std::string& parent, const std::string& child, const std::string& kind,
+                            const std::string& message) = 0;
+  virtual void child_exited(const std::string& parent, const std::string& child, const Bytes& result) = 0;
+
+  // A message for an actor this node does not host. Same contract as Actor::deliver: ENOTFOUND
+  // when no live node hosts `to`; a request's or channel open's answer completes m.reply.
+  virtual int32_t deliver(const std::string& to, Message m) = 0;
+
+  // The lifecycle of this node's actors, so the cluster's directory and state store follow.
+  // Before it joins the registry (and its init). `static_entry`: the parent's [[children]] entry
+  // it is started for, kept so that a node adopting the tree gives the parent its entries back.
+  virtual void registered(Actor& actor, std::optional<size_t> static_entry) = 0;
+  virtual void unregistered(const std::string& id) = 0;  // stopped for good
+  // After each commit (the handler succeeded), before its reply is released. Returns false if
+  // the actor is no longer this node's (another node took it over): the reply is withheld.
+  virtual bool committed(Actor& actor, const Bytes& state) = 0;
+  // The runtime is going away (its actors have stopped): stop calling into it.
+  virtual void detach() = 0;
+};
+
+}  // namespace theater

@@ -1,0 +1,93 @@
+#include "cluster/wire.hpp"
+
+#include <cstring>
+
+namespace theater::cluster {
+
+namespace {
+
+template <typename T>
+void put_int(std::string& out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff));
+}
+
+template <typename Len>
+void put_field(std::string& out, std::string_view s) {
+  put_int<Len>(out, static_cast<Len>(s.size()));
+  out.append(s);
+}
+
+struct Reader {
+  std::string_view data;
+  size_t pos = 0;
+  bool ok = true;
+  template <typename T>
+  T get_int() {
+    if (data.size() - pos < sizeof(T)) {
+      ok = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data[pos + i])) << (8 * i);
+    pos += sizeof(T);
+    return static_cast<T>(v);
+  }
+  template <typename Len>
+  std::string get_field() {
+    const size_t n = get_int<Len>();
+    if (!ok || data.size() - pos < n) {
+      ok = false;
+      return {};
+    }
+    std::string out(data.substr(pos, n));
+    pos += n;
+    return out;
+  }
+};
+
+bool known_kind(uint8_t k) {
+  switch (static_cast<WireKind>(k)) {
+    case WireKind::Send: case WireKind::Request: case WireKind::ChannelOpen:
+    case WireKind::ChannelMessage: case WireKind::ChannelClose: case WireKind::Reply:
+    case WireKind::ChildFailed: case WireKind::ChildExited: case WireKind::Control:
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string encode(const WireMessage& m) {
+  std::string out;
+  out.reserve(26 + m.from.size() + m.to.size() + m.channel.size() + m.reply_to.size() + m.bytes.size());
+  put_int<uint8_t>(out, kWireVersion);
+  put_int<uint8_t>(out, static_cast<uint8_t>(m.kind));
+  put_int<int32_t>(out, m.rc);
+  put_int<uint64_t>(out, m.request_id);
+  put_field<uint16_t>(out, m.from);
+  put_field<uint16_t>(out, m.to);
+  put_field<uint16_t>(out, m.channel);
+  put_field<uint16_t>(out, m.reply_to);
+  put_field<uint32_t>(out, m.bytes);
+  return out;
+}
+
+std::optional<WireMessage> decode(std::string_view data) {
+  Reader r{data};
+  WireMessage m;
+  if (r.get_int<uint8_t>() != kWireVersion) return std::nullopt;
+  const auto kind = r.get_int<uint8_t>();
+  if (!r.ok || !known_kind(kind)) return std::nullopt;
+  m.kind = static_cast<WireKind>(kind);
+  m.rc = r.get_int<int32_t>();
+  m.request_id = r.get_int<uint64_t>();
+  m.from = r.get_field<uint16_t>();
+  m.to = r.get_field<uint16_t>();
+  m.channel = r.get_field<uint16_t>();
+  m.reply_to = r.get_field<uint16_t>();
+  m.bytes = r.get_field<uint32_t>();
+  if (!r.ok || r.pos != data.size()) return std::nullopt;
+  return m;
+}
+
+}  // namespace theater::cluster
