@@ -156,7 +156,8 @@ TheaterNumbers theater_numbers(const std::string& url, int round_trips, int send
 double failover_ms(const std::string& url) {
   test::ChildProcess n1({std::string(THEATER_BUILD_DIR) + "/theater", "run",
                          std::string(THEATER_BUILD_DIR) + "/examples/counter.toml", "--cluster", url, "--node",
-                         "n1", "--json", "--sync-state", "--workers", "1"});
+                         "n1", "--json", "--sync-state", "--workers", "1"},
+                        test::temp_log("theater-node"));
   auto line = n1.wait_for_line("\"type\":\"started\"", 60s);
   const auto at = line.find("\"actor\":\"");
   if (at == std::string::npos) throw std::runtime_error("node n1 did not start: " + n1.output());

@@ -13,7 +13,7 @@ uint64_t state_set(engine::Instance& inst, const uint64_t* a) {
   auto bytes = read_guest(inst, a[0], a[1]);
   if (!bytes) return static_cast<uint32_t>(kEINVAL);
   auto& actor = actor_of(inst);
-  if (bytes->size() > actor.manifest.limits.max_state_bytes) return static_cast<uint32_t>(kETOOBIG);
+  if (bytes->size() > actor.manifest().limits.max_state_bytes) return static_cast<uint32_t>(kETOOBIG);
   actor.scratch().staged_state = std::move(*bytes);
   return kOk;
 }

@@ -1,7 +1,4 @@
 // Handler "supervisor": spawn children, stop or restart them, look at them, and monitor any actor.
-#include <map>
-#include <mutex>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -19,24 +16,6 @@ std::shared_ptr<Actor> child_of(Actor& self, const std::string& id) {
   return self.runtime().find(id);
 }
 
-// Manifest text passed to spawn, parsed once per (text, spawner's folder): a spawner usually
-// spawns the same few kinds of children many times. Parse errors are not kept.
-std::shared_ptr<const Manifest> spawn_manifest(const std::string& text, const std::filesystem::path& base_dir) {
-  static std::mutex mutex;
-  static auto* parsed = new std::map<std::pair<std::string, std::string>, std::shared_ptr<const Manifest>>();
-  auto key = std::make_pair(base_dir.native(), text);
-  {
-    std::lock_guard lock(mutex);
-    if (auto it = parsed->find(key); it != parsed->end()) return it->second;
-  }
-  // Relative paths in spawned manifest text resolve against the spawner's manifest folder.
-  auto manifest = std::make_shared<const Manifest>(parse_manifest(text, base_dir, "<spawn>"));
-  std::lock_guard lock(mutex);
-  if (parsed->size() >= 64) parsed->clear();  // a bound, not an eviction policy: rarely reached
-  parsed->emplace(std::move(key), manifest);
-  return manifest;
-}
-
 uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   auto text = read_guest(inst, a[0], a[1]);
   auto init = read_guest(inst, a[2], a[3]);
@@ -48,7 +27,7 @@ uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   auto out = host_io(inst, HostCall::Spawn, *init, *text, [&] {
     try {
       // Relative paths in spawned manifest text resolve against the spawner's manifest folder.
-      auto manifest = spawn_manifest(*text, self.manifest.base_dir);
+      const Manifest* manifest = self.runtime().manifests().parse(*text, self.manifest().base_dir);
       std::optional<Bytes> init_state;
       if (a[3] > 0) init_state = *init;
       return HostOutcome{kOk, self.runtime().spawn_from(self, *manifest, std::move(init_state))};
@@ -107,7 +86,7 @@ uint64_t child_events(engine::Instance& inst, const uint64_t* a) {
     auto child = child_of(actor_of(inst), *id);
     if (!child) return HostOutcome{kENOTFOUND, {}};
     auto events = nlohmann::json::array();
-    for (const auto& e : child->events().snapshot()) events.push_back(nlohmann::json::parse(e.json()));
+    for (const auto& e : child->event_history()) events.push_back(nlohmann::json::parse(e.json()));
     return HostOutcome{kOk, events.dump()};
   });
   return rc_or_bytes(inst, out, a[2], a[3]);

@@ -83,7 +83,7 @@ uint64_t args_get(engine::Instance&, const uint64_t*) { return kSuccess; }
 // "KEY=VALUE\0" strings from the manifest's [environment].
 std::vector<std::string> environment(engine::Instance& inst) {
   std::vector<std::string> out;
-  for (const auto& [k, v] : actor_of(inst).manifest.environment) out.push_back(k + "=" + v + '\0');
+  for (const auto& [k, v] : actor_of(inst).manifest().environment) out.push_back(k + "=" + v + '\0');
   return out;
 }
 

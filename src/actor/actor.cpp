@@ -43,25 +43,27 @@ const char* to_string(ActorStatus s) {
   return "?";
 }
 
-Actor::Actor(Runtime& runtime, std::string id_, Manifest manifest_, std::string parent_,
+Actor::Actor(Runtime& runtime, std::string id_, const Manifest& manifest_, std::string parent_,
              std::shared_ptr<engine::Module> module_, Bytes initial_state)
     : id(std::move(id_)),
       parent(std::move(parent_)),
-      manifest(std::move(manifest_)),
       module(std::move(module_)),
       runtime_(runtime),
+      manifest_(runtime.manifests().intern(manifest_)),
       committed_(std::move(initial_state)),
-      mailbox_(manifest.limits.mailbox),
+      mailbox_(manifest().limits.mailbox),
       system_(SIZE_MAX) {}
 
 Actor::~Actor() = default;
+
+void Actor::set_manifest(const Manifest& m) { manifest_.store(runtime_.manifests().intern(m), std::memory_order_release); }
 
 // ---- delivery --------------------------------------------------------------------------------
 
 int32_t Actor::deliver(Message message) {
   const auto s = status();
   if (s == ActorStatus::Stopping || s == ActorStatus::Stopped) return abi::kESTOPPED;
-  if (message.bytes.size() > manifest.limits.max_message_bytes) return abi::kETOOBIG;
+  if (message.bytes.size() > manifest().limits.max_message_bytes) return abi::kETOOBIG;
   if (!mailbox_.push(std::move(message))) {
     runtime_counters().messages_refused.add();
     return abi::kEFULL;
@@ -78,7 +80,7 @@ void Actor::deliver_system(SystemMessage message) {
     // A handler still running when the deadline passes is killed (OTP: brutal kill after the
     // child's shutdown time), so a stop never waits on an actor that will not finish.
     set_kill_deadline(std::chrono::steady_clock::now() +
-                      std::chrono::milliseconds(manifest.limits.shutdown_timeout_ms));
+                      std::chrono::milliseconds(manifest().limits.shutdown_timeout_ms));
   }
   system_.push(std::move(message), true);
   if (ends_wait && waiting_.load()) {
@@ -181,7 +183,7 @@ void Actor::arm_hibernation() {
 }
 
 std::chrono::milliseconds Actor::hibernate_after() const {
-  if (manifest.limits.hibernate_after_ms) return std::chrono::milliseconds(*manifest.limits.hibernate_after_ms);
+  if (manifest().limits.hibernate_after_ms) return std::chrono::milliseconds(*manifest().limits.hibernate_after_ms);
   return runtime_.config().hibernate_after;
 }
 
@@ -191,6 +193,7 @@ void Actor::hibernate_if_idle() {
   if (std::chrono::steady_clock::now() - last_active_ < after) return;  // busy since: re-armed
   drop_instance();
   runtime_.record(*this, "hibernated", fmt::format("{} state bytes kept", committed_state().size()));
+  events_.compact();
 }
 
 bool Actor::await(const std::function<void(std::function<void()> wake)>& start) {
@@ -216,15 +219,15 @@ void Actor::on_fuel_exhausted(engine::Instance& instance) {
     killed_ = true;
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("killed: still running {} ms (shutdown_timeout_ms) after it was asked to stop",
-                                manifest.limits.shutdown_timeout_ms)});
+                                manifest().limits.shutdown_timeout_ms)});
     return;
   }
   if (handler_running_ && deadline_ == kNoDeadlineYet) {
-    deadline_ = now + std::chrono::milliseconds(manifest.limits.handler_timeout_ms);
+    deadline_ = now + std::chrono::milliseconds(manifest().limits.handler_timeout_ms);
   } else if (handler_running_ && now > deadline_) {
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("handler ran past its deadline of {} ms",
-                                manifest.limits.handler_timeout_ms)});
+                                manifest().limits.handler_timeout_ms)});
     return;
   }
   instance.set_fuel(kFuelSlice);
@@ -374,7 +377,7 @@ void Actor::call_shutdown() {
   if (!instance_ || !instance_->has_function("theater_shutdown")) return;
   // Its own budget, counted from now (stopping the children may have taken a while).
   set_kill_deadline(std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(manifest.limits.shutdown_timeout_ms));
+                    std::chrono::milliseconds(manifest().limits.shutdown_timeout_ms));
   invoke("theater_shutdown", {}, "shutdown");
 }
 
@@ -410,9 +413,9 @@ void Actor::start_children(uint32_t reason) {
   // An upgraded supervisor keeps the children it has; a recovered one gets its stored children
   // back (below), never a second set from its manifest.
   const bool keeps_children = reason == abi::kUpgrade || reason == abi::kResume;
-  for (size_t entry = 0; !keeps_children && entry < manifest.children.size(); ++entry) {
+  for (size_t entry = 0; !keeps_children && entry < manifest().children.size(); ++entry) {
     if (status() != ActorStatus::Running) return;
-    const auto& spec = manifest.children[entry];
+    const auto& spec = manifest().children[entry];
     std::string kid = entry_of(entry);
     if (!kid.empty()) {
       restart_child(kid);
@@ -440,7 +443,7 @@ void Actor::start_children(uint32_t reason) {
     }
     restart_child(kid, child_reason);
     auto child = runtime_.find(kid);
-    if (!check(kid, child ? child->manifest.name : kid)) return;
+    if (!check(kid, child ? child->manifest().name : kid)) return;
   }
 }
 
@@ -483,7 +486,7 @@ bool Actor::ensure_instance(uint32_t reason) {
   if (!module) return true;  // the runtime's root has no wasm
   try {
     engine::InstanceLimits limits;
-    limits.max_memory_pages = manifest.limits.memory_mb * 16;
+    limits.max_memory_pages = manifest().limits.memory_mb * 16;
     instance_ = module->instantiate(limits, this);
   } catch (const std::exception& e) {
     fail({"trap", fmt::format("cannot instantiate: {}", e.what())});

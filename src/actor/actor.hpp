@@ -80,14 +80,16 @@ struct HandlerWhat {
 
 class Actor final : public Task, public std::enable_shared_from_this<Actor> {
  public:
-  Actor(Runtime& runtime, std::string id, Manifest manifest, std::string parent,
+  Actor(Runtime& runtime, std::string id, const Manifest& manifest, std::string parent,
         std::shared_ptr<engine::Module> module, Bytes initial_state);
   ~Actor() override;
 
   // ---- identity (immutable after construction, except manifest/module on upgrade) ----
   const std::string id;
   const std::string parent;  // "" for a top-level actor (the runtime is its parent)
-  Manifest manifest;
+  // The runtime's shared copy (ManifestTable): valid for the runtime's life, swapped on upgrade.
+  const Manifest& manifest() const { return *manifest_.load(std::memory_order_acquire); }
+  void set_manifest(const Manifest& m);
   std::shared_ptr<engine::Module> module;  // null for the runtime's root and for proxies
   // "" : this node runs the actor. Else the node that does: this object is then a proxy that its
   // parent (here) supervises as any child; it runs no wasm, and its lifecycle work (init,
@@ -110,6 +112,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   uint32_t restarts() const { return restarts_.load(); }
   std::vector<std::string> children() const;
   EventLog& events() { return events_; }
+  std::vector<Event> event_history() const { return events_.snapshot(id, manifest().name); }
   // Where this actor's events go (its Journal in the event chain), or, in a replay, where host
   // results come from. Null: nothing is recorded (src/state/io.hpp).
   state::ActorIo* io() const { return io_; }
@@ -145,7 +148,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void remove_child(const std::string& id);
   // Restarts of children within the intensity window; a restarted actor starts with none (OTP:
   // a new supervisor process).
-  std::deque<std::chrono::steady_clock::time_point> restart_history;
+  supervision::RestartHistory restart_history;
 
  private:
   friend class Runtime;
@@ -184,6 +187,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::optional<uint32_t> place_bytes(std::string_view bytes);
 
   Runtime& runtime_;
+  std::atomic<const Manifest*> manifest_;
   mutable std::mutex mutex_;
   std::atomic<ActorStatus> status_{ActorStatus::Starting};
   Bytes committed_;                      // [lock]

@@ -3,7 +3,6 @@
 // message traffic, kept per actor (bounded, newest last) and offered to observers as they happen.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -25,23 +24,51 @@ struct Event {
   std::string json() const;
 };
 
+// One actor's recent events, the newest `keep` of them. Kept compact, since every actor has one
+// (a hibernated actor is little more than this and its state): entries leave out the actor's id
+// and name, which snapshot() puts back, and an empty log allocates nothing.
 class EventLog {
  public:
   explicit EventLog(size_t keep = 1000) : keep_(keep) {}
-  void add(Event e) {
+  // Numbers the event (e.seq) and keeps it.
+  void add(Event& e) {
     std::lock_guard lock(mutex_);
     e.seq = next_++;
-    events_.push_back(std::move(e));
-    if (events_.size() > keep_) events_.pop_front();
+    Entry entry{e.seq, e.time_ms, e.type, e.detail};
+    if (entries_.size() < keep_) {
+      entries_.push_back(std::move(entry));
+    } else {  // full: a ring, `oldest_` is where the next one goes
+      entries_[oldest_] = std::move(entry);
+      oldest_ = (oldest_ + 1) % entries_.size();
+    }
   }
-  std::vector<Event> snapshot() const {
+  // Oldest first, with `actor` and `name` filled in.
+  std::vector<Event> snapshot(const std::string& actor, const std::string& name) const {
     std::lock_guard lock(mutex_);
-    return {events_.begin(), events_.end()};
+    std::vector<Event> out;
+    out.reserve(entries_.size());
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Entry& x = entries_[(oldest_ + i) % entries_.size()];
+      out.push_back(Event{x.seq, x.time_ms, actor, name, x.type, x.detail});
+    }
+    return out;
+  }
+  // Gives back spare capacity (an actor going idle for long).
+  void compact() {
+    std::lock_guard lock(mutex_);
+    entries_.shrink_to_fit();
   }
 
  private:
+  struct Entry {
+    uint64_t seq;
+    int64_t time_ms;
+    std::string type;  // short: no allocation
+    std::string detail;
+  };
   mutable std::mutex mutex_;
-  std::deque<Event> events_;
+  std::vector<Entry> entries_;
+  size_t oldest_ = 0;
   uint64_t next_ = 1;
   size_t keep_;
 };

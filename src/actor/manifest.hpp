@@ -36,6 +36,7 @@ struct Limits {
   // A stop or a restart gives a handler still running this long to finish, and theater_shutdown
   // this long to return; past it the instance is dropped (killed) and the stop goes on.
   uint32_t shutdown_timeout_ms = 5000;
+  bool operator==(const Limits&) const = default;
 };
 
 struct SupervisionSpec {
@@ -43,11 +44,13 @@ struct SupervisionSpec {
   OnFailure on_failure = OnFailure::Restart;
   uint32_t max_restarts = 3;
   uint32_t within_ms = 5000;
+  bool operator==(const SupervisionSpec&) const = default;
 };
 
 struct ChildSpec {
   std::filesystem::path manifest;                  // resolved against the parent manifest's folder
   std::optional<std::filesystem::path> init_state;  // resolved likewise
+  bool operator==(const ChildSpec&) const = default;
 };
 
 // The capabilities of actor-abi.md, by manifest name.
@@ -72,6 +75,7 @@ struct Manifest {
   std::string source;              // the file path, or "<spawn>" for text passed to spawn
 
   bool grants(std::string_view handler) const;
+  bool operator==(const Manifest&) const = default;
 };
 
 // Parses manifest text. `source` names it in errors; relative paths resolve against base_dir.

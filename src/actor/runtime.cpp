@@ -384,7 +384,7 @@ void Runtime::restart_from(Actor& caller, const std::string& id) {
   if (!child || child->status() == ActorStatus::Stopped) return;
   terminate_from(caller, id);
   child->restarts_.fetch_add(1);
-  const SupervisionSpec& spec = caller.manifest.supervision;
+  const SupervisionSpec& spec = caller.manifest().supervision;
   record(*child, "restarting",
          fmt::format("restart {} ({}/{} allowed within {} ms)", child->restarts(),
                      caller.restart_history.size(), spec.max_restarts, spec.within_ms));
@@ -403,7 +403,7 @@ void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const 
   auto child = find(child_id);
   if (!child || child->status() != ActorStatus::Failed) return;  // stopped or restarted meanwhile
   if (!supervising(parent)) return;
-  const SupervisionSpec& spec = parent.manifest.supervision;
+  const SupervisionSpec& spec = parent.manifest().supervision;
 
   std::optional<supervision::Decision> custom;
   if (spec.on_failure == OnFailure::Custom && parent.module) {
@@ -415,8 +415,8 @@ void Runtime::on_child_failed(Actor& parent, const std::string& child_id, const 
     if (!decision) return;  // the parent failed deciding: its own failure takes over
     custom = *decision;
   }
-  auto decision = supervision::decide(spec, child->manifest.restart, true, custom);
-  apply_decision(parent, *child, decision, fmt::format("child {} failed: {}", child->manifest.name, failure.message));
+  auto decision = supervision::decide(spec, child->manifest().restart, true, custom);
+  apply_decision(parent, *child, decision, fmt::format("child {} failed: {}", child->manifest().name, failure.message));
 }
 
 void Runtime::on_child_exited(Actor& parent, const std::string& child_id, const Bytes& result) {
@@ -429,7 +429,7 @@ void Runtime::on_child_exited(Actor& parent, const std::string& child_id, const 
     return;
   }
   if (parent.module) parent.call_child_exit(child_id, result);
-  auto decision = supervision::decide(parent.manifest.supervision, child->manifest.restart, false);
+  auto decision = supervision::decide(parent.manifest().supervision, child->manifest().restart, false);
   if (decision == supervision::Decision::Restart) {
     // The instance is gone but the identity stays for the restart.
     child->status_.store(ActorStatus::Starting);
@@ -443,7 +443,7 @@ void Runtime::on_child_exited(Actor& parent, const std::string& child_id, const 
 void Runtime::apply_decision(Actor& parent, Actor& child, supervision::Decision decision,
                              const std::string& why) {
   using supervision::Decision;
-  const SupervisionSpec& spec = parent.manifest.supervision;
+  const SupervisionSpec& spec = parent.manifest().supervision;
   const std::string child_id = child.id;
   if (decision == Decision::Restart &&
       supervision::restart_intensity_exceeded(parent.restart_history,
@@ -452,7 +452,7 @@ void Runtime::apply_decision(Actor& parent, Actor& child, supervision::Decision 
     record(parent, "intensity", fmt::format("more than {} restarts within {} ms", spec.max_restarts, spec.within_ms));
   }
   // The decision as carried out (a restart past the intensity is an escalation).
-  record(child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest.name));
+  record(child, "decision", fmt::format("{} by {}", supervision::to_string(decision), parent.manifest().name));
   switch (decision) {
     case Decision::Stop:
       stop_from(parent, child_id);
@@ -473,10 +473,10 @@ void Runtime::restart_scope(Actor& parent, const std::string& child_id) {
   auto kids = parent.children();
   auto pos = std::find(kids.begin(), kids.end(), child_id);
   const size_t failed = pos == kids.end() ? 0 : static_cast<size_t>(pos - kids.begin());
-  auto scope = supervision::restart_scope(parent.manifest.supervision.strategy, kids.size(), failed);
+  auto scope = supervision::restart_scope(parent.manifest().supervision.strategy, kids.size(), failed);
   auto temporary_sibling = [&](const std::string& id) {
     auto a = find(id);
-    return id != child_id && a && a->manifest.restart == RestartType::Temporary;
+    return id != child_id && a && a->manifest().restart == RestartType::Temporary;
   };
   for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
     const std::string& id = kids[*it];
@@ -574,7 +574,7 @@ std::vector<ActorSummary> Runtime::list() const {
   std::vector<ActorSummary> out;
   std::shared_lock lock(registry_mutex_);
   for (const auto& [id, a] : actors_) {
-    out.push_back({id, a->manifest.name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
+    out.push_back({id, a->manifest().name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
                    a->committed_state().size(), a->is_proxy() ? a->home : node_});
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });  // by id, as before
@@ -590,11 +590,11 @@ void Runtime::record(Actor& actor, std::string type, std::string detail) {
   Event e;
   e.time_ms = wall_ms();
   e.actor = actor.id;
-  e.name = actor.manifest.name;
+  e.name = actor.manifest().name;
   e.type = std::move(type);
   e.detail = std::move(detail);
   if (actor.io_) actor.io_->lifecycle(e.type, e.detail);
-  actor.events().add(e);
+  actor.events().add(e);  // numbers it: observers see the same seq as the log
   std::lock_guard lock(observers_mutex_);
   for (auto& o : observers_) o(e);
 }

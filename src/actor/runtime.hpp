@@ -20,6 +20,7 @@
 #include "actor/actor.hpp"
 #include "actor/events.hpp"
 #include "actor/manifest.hpp"
+#include "actor/manifest_table.hpp"
 #include "actor/remote.hpp"
 #include "actor/module_cache.hpp"
 #include "engine/engine.hpp"
@@ -151,6 +152,7 @@ class Runtime {
 
   engine::Engine& engine() { return *engine_; }
   BlobStore& blobs() { return blobs_; }
+  ManifestTable& manifests() { return manifests_; }
   Scheduler& scheduler() { return *scheduler_; }
   const RuntimeConfig& config() const { return config_; }
 
@@ -217,6 +219,7 @@ class Runtime {
                                                     const std::string& label);
 
   RuntimeConfig config_;
+  ManifestTable manifests_;  // before every actor, after none: actors point into it
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<Scheduler> scheduler_;
   BlobStore blobs_;

@@ -62,7 +62,7 @@ std::string recover_or_spawn(Runtime& runtime, const Manifest& manifest, const R
     fmt::print(stderr, "recovered {} top-level actor(s) from {}\n", recovered.size(), o.data_dir);
   }
   for (const auto& id : recovered) {
-    if (auto a = runtime.find(id); a && a->manifest.name == manifest.name) {
+    if (auto a = runtime.find(id); a && a->manifest().name == manifest.name) {
       if (!o.init_state.empty()) fmt::print(stderr, "note: --init-state ignored: {} was recovered\n", id);
       return id;
     }

@@ -104,7 +104,7 @@ int serve(const ServerOptions& o) {
     std::set<std::string> recovered_names;
     try {
       for (const auto& id : runtime.recover()) {
-        if (auto actor = runtime.find(id)) recovered_names.insert(actor->manifest.name);
+        if (auto actor = runtime.find(id)) recovered_names.insert(actor->manifest().name);
         std::lock_guard lock(print_mutex);
         if (!o.json) fmt::print("recovered {} from {}\n", id, sc.data_dir.string());
         std::cout.flush();

@@ -290,7 +290,7 @@ void Cluster::on_message(std::string_view data) {
     slot = answer_slot(w->reply_to, w->request_id,
                        [self = this, channel = w->channel](int32_t rc) { self->runtime_->set_channel_open(channel, rc == 1); });
     m.reply = slot;
-    runtime_->add_channel({w->channel, m.from, w->to, false});
+    runtime_->add_channel({w->channel, m.from.str(), w->to, false});
   }
   if (w->kind == WireKind::ChannelClose) runtime_->set_channel_open(w->channel, false);
   const int32_t rc = runtime_->deliver_local(w->to, std::move(m));
@@ -523,11 +523,11 @@ void Cluster::registered(Actor& actor, std::optional<size_t> static_entry) {
   e.id = actor.id;
   e.node = config_.node_name;
   e.parent = actor.parent;
-  e.name = actor.manifest.name;
-  if (actor.manifest.source != "<spawn>" && !actor.manifest.source.empty()) {
-    e.manifest = std::filesystem::absolute(actor.manifest.source).string();
+  e.name = actor.manifest().name;
+  if (actor.manifest().source != "<spawn>" && !actor.manifest().source.empty()) {
+    e.manifest = std::filesystem::absolute(actor.manifest().source).string();
   }
-  e.restart = to_string(actor.manifest.restart);
+  e.restart = to_string(actor.manifest().restart);
   e.seq = now_ns();
   e.entry = static_entry;
   auto rev = directory_->update(actor.id, entry_json(e), 0);

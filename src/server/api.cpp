@@ -85,16 +85,16 @@ Json manifest_json(const Manifest& m) {
 }
 
 Json inspect_json(Server& server, Actor& a) {
-  Json j = summary_json({a.id, a.manifest.name, a.parent, a.status(), a.restarts(), a.mailbox_depth(),
+  Json j = summary_json({a.id, a.manifest().name, a.parent, a.status(), a.restarts(), a.mailbox_depth(),
                          0},
                         server.hub());
   const Bytes state = a.committed_state();
   j["state_bytes"] = state.size();
   put_bytes(j, "state_preview", std::string_view(state).substr(0, kStatePreviewBytes));
   j["state_preview_truncated"] = state.size() > kStatePreviewBytes;
-  j["mailbox_limit"] = a.manifest.limits.mailbox;
+  j["mailbox_limit"] = a.manifest().limits.mailbox;
   j["children"] = a.children();
-  j["manifest"] = manifest_json(a.manifest);
+  j["manifest"] = manifest_json(a.manifest());
   if (auto t = server.hub().times(a.id)) {
     j["created_ms"] = t->created_ms;
     j["started_ms"] = t->started_ms;
@@ -106,7 +106,7 @@ Json inspect_json(Server& server, Actor& a) {
 Json tree_node(Runtime& runtime, const std::string& id, const EventHub& hub, int depth) {
   auto a = runtime.find(id);
   if (!a) return {{"id", id}, {"status", "gone"}, {"children", Json::array()}};
-  Json node = summary_json({a->id, a->manifest.name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
+  Json node = summary_json({a->id, a->manifest().name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
                             a->module ? a->committed_state().size() : 0},
                            hub);
   if (!a->module) node["parent"] = nullptr;

@@ -31,7 +31,7 @@ nlohmann::json event_json(const Event& e) {
 nlohmann::json actor_events(Runtime& runtime, const std::string& id, const EventQuery& query) {
   auto actor = live_actor(runtime, id);
   std::vector<Event> picked;
-  for (auto& e : actor->events().snapshot()) {
+  for (auto& e : actor->event_history()) {
     if (e.seq > query.since && (query.type.empty() || e.type == query.type)) picked.push_back(std::move(e));
   }
   if (picked.size() > query.limit) picked.erase(picked.begin(), picked.end() - static_cast<ptrdiff_t>(query.limit));

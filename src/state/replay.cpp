@@ -210,7 +210,7 @@ class Replayer final : public ActorIo {
   std::shared_ptr<Actor> actor_;
   // An upgrade's old version, until its trial init passes (or a rollback brings it back).
   struct Stash {
-    Manifest manifest;
+    const Manifest* manifest;  // the runtime's ManifestTable keeps it
     std::shared_ptr<engine::Module> module;
     std::unique_ptr<engine::Instance> instance;
   };
@@ -351,11 +351,11 @@ void Replayer::step() {
       r.str();
       const std::string to = r.str();
       Manifest next = manifest_from_json(r.str());
-      stash_ = Stash{actor_->manifest, actor_->module, std::move(actor_->instance_)};
+      stash_ = Stash{&actor_->manifest(), actor_->module, std::move(actor_->instance_)};
       actor_->module = module_of(to, next);
       next.component = to;
       next.component_path.clear();
-      actor_->manifest = next;
+      actor_->set_manifest(next);
       trial_ = true;
       trial_failure_.reset();
       ++pos_;
@@ -365,7 +365,7 @@ void Replayer::step() {
       if (!stash_) return diverge(e, "a rollback without an upgrade before it");
       if (!trial_failure_) return diverge(e, "live the new version failed its init, in the replay it passed");
       actor_->drop_instance();
-      actor_->manifest = std::move(stash_->manifest);
+      actor_->set_manifest(*stash_->manifest);
       actor_->module = std::move(stash_->module);
       actor_->instance_ = std::move(stash_->instance);
       stash_.reset();

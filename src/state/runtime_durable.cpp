@@ -17,12 +17,12 @@ std::string module_ref(const engine::Module& m) { return "sha256:" + m.info().sh
 void Runtime::persist_created(Actor& actor) {
   state::ActorRecord row;
   row.id = actor.id;
-  row.name = actor.manifest.name;
+  row.name = actor.manifest().name;
   row.parent = actor.parent;
-  row.manifest = state::manifest_to_json(actor.manifest);
+  row.manifest = state::manifest_to_json(actor.manifest());
   row.module = module_ref(*actor.module);
   row.state = actor.committed_state();
-  auto& journal = store_->journal(actor.id, actor.manifest.store_payloads, config_.chain);
+  auto& journal = store_->journal(actor.id, actor.manifest().store_payloads, config_.chain);
   journal.created(row, row.state);
   store_->put_actor(std::move(row));
   actor.io_ = &journal;
@@ -80,7 +80,7 @@ Runtime::UpgradeResult Runtime::upgrade(const std::string& id, const std::filesy
     if (manifest_or_wasm.extension() == ".toml") {
       next = load_manifest(manifest_or_wasm);
     } else {
-      next = actor->manifest;
+      next = actor->manifest();
       next.component = manifest_or_wasm.string();
       next.component_path = std::filesystem::absolute(manifest_or_wasm).lexically_normal();
     }
@@ -107,10 +107,10 @@ Runtime::UpgradeResult Runtime::upgrade_in_turn(Actor& actor, const Manifest& ne
   const std::string next_json = state::manifest_to_json(next);
   if (journal) journal->upgrade(from, to, next_json);
   // The old version stands aside, instance and all, until the new one has passed its init.
-  Manifest old_manifest = actor.manifest;
+  const Manifest& old_manifest = actor.manifest();  // the table keeps it
   auto old_module = actor.module;
   auto old_instance = std::move(actor.instance_);
-  actor.manifest = next;
+  actor.set_manifest(next);
   actor.module = std::move(module);
   std::optional<Failure> failure;
   actor.trial_failure_ = &failure;
@@ -124,7 +124,7 @@ Runtime::UpgradeResult Runtime::upgrade_in_turn(Actor& actor, const Manifest& ne
   const std::string why = failure ? fmt::format("the new version failed its init ({}: {})", failure->kind, failure->message)
                                   : std::string("the new version did not start");
   actor.drop_instance();
-  actor.manifest = std::move(old_manifest);
+  actor.set_manifest(old_manifest);
   actor.module = std::move(old_module);
   actor.instance_ = std::move(old_instance);
   if (journal) journal->rollback(why);

@@ -1,5 +1,7 @@
 #include "supervision/policy.hpp"
 
+#include <algorithm>
+
 namespace theater::supervision {
 
 const char* to_string(Decision d) {
@@ -28,11 +30,12 @@ Decision decide(const SupervisionSpec& spec, RestartType child_restart, bool fai
   return d;
 }
 
-bool restart_intensity_exceeded(std::deque<Clock::time_point>& history, Clock::time_point now,
-                                const SupervisionSpec& spec) {
+bool restart_intensity_exceeded(RestartHistory& history, Clock::time_point now, const SupervisionSpec& spec) {
   history.push_back(now);
   const auto window = std::chrono::milliseconds(spec.within_ms);
-  while (!history.empty() && now - history.front() > window) history.pop_front();
+  const auto first_inside =
+      std::find_if(history.begin(), history.end(), [&](Clock::time_point t) { return now - t <= window; });
+  history.erase(history.begin(), first_inside);
   return history.size() > spec.max_restarts;
 }
 

@@ -4,7 +4,7 @@
 // loop makes the parent give up. Pure functions: the runtime applies their answers.
 #include <chrono>
 #include <cstddef>
-#include <deque>
+#include <vector>
 #include <optional>
 #include <vector>
 
@@ -25,8 +25,10 @@ Decision decide(const SupervisionSpec& spec, RestartType child_restart, bool fai
 
 // Records a restart at `now` and says whether the parent has now restarted more than
 // max_restarts children within within_ms (then it must stop its children and fail "escalated").
-bool restart_intensity_exceeded(std::deque<Clock::time_point>& history, Clock::time_point now,
-                                const SupervisionSpec& spec);
+// The restarts within the window, oldest first: a vector, since it holds a few entries and an
+// empty one costs no allocation (every actor has one).
+using RestartHistory = std::vector<Clock::time_point>;
+bool restart_intensity_exceeded(RestartHistory& history, Clock::time_point now, const SupervisionSpec& spec);
 
 // Which children a restart of children[failed] reaches, in start order:
 // one_for_one -> just it; one_for_all -> all; rest_for_one -> it and those started after it.

@@ -31,12 +31,12 @@ TEST(SupervisionPolicy, IntensityCountsOnlyTheWindow) {
   SupervisionSpec spec;
   spec.max_restarts = 2;
   spec.within_ms = 1000;
-  std::deque<Clock::time_point> h;
+  RestartHistory h;
   auto t0 = Clock::now();
   EXPECT_FALSE(restart_intensity_exceeded(h, t0, spec));
   EXPECT_FALSE(restart_intensity_exceeded(h, t0 + std::chrono::milliseconds(10), spec));
   EXPECT_TRUE(restart_intensity_exceeded(h, t0 + std::chrono::milliseconds(20), spec));
-  std::deque<Clock::time_point> slow;
+  RestartHistory slow;
   for (int i = 0; i < 10; ++i) {
     EXPECT_FALSE(restart_intensity_exceeded(slow, t0 + std::chrono::milliseconds(600 * i), spec));
   }

@@ -82,7 +82,7 @@ class ClusterTest : public ::testing::Test {
                                   "--cluster", nats->url(), "--node", name, "--json",
                                   "--heartbeat-ms", "150", "--workers", "1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<ChildProcess>(argv);
+    return std::make_unique<ChildProcess>(argv, temp_log("theater-node"));
   }
   // The id of the actor whose "started" event a node process printed.
   static std::string started_id(const ChildProcess& p) {

@@ -200,7 +200,7 @@ TEST_F(ServerTest, MalformedBodiesGetA400ThatNamesTheProblem) {
   EXPECT_EQ(big->status, 413);
   // The actor saw none of it.
   ASSERT_TRUE(runtime->wait_idle(5s));
-  EXPECT_TRUE(runtime->find(id)->events().snapshot().size() < 4);
+  EXPECT_TRUE(runtime->find(id)->event_history().size() < 4);
   EXPECT_EQ(runtime->request(id, "still here").reply, "still here");
 }
 

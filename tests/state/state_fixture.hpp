@@ -51,7 +51,7 @@ class StateTest : public ::testing::Test {
     if (!p) return nullptr;
     for (const auto& id : p->children()) {
       auto c = runtime->find(id);
-      if (c && c->manifest.name == name) return c;
+      if (c && c->manifest().name == name) return c;
     }
     return nullptr;
   }

@@ -120,7 +120,7 @@ TEST_F(UpgradeTest, TheCommandUpgradesAStoredTree) {
   const auto top = runtime->recover();
   ASSERT_EQ(top.size(), 1u);
   EXPECT_EQ(runtime->request(top[0], "get").reply, "v2 count=1 init=3");
-  EXPECT_EQ(runtime->find(top[0])->manifest.version, "2");
+  EXPECT_EQ(runtime->find(top[0])->manifest().version, "2");
 }
 
 }  // namespace theater::test

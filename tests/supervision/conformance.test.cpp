@@ -320,13 +320,13 @@ class ScenarioRun {
 
   std::string node_string(Actor& a, size_t& shown) {
     ++shown;
-    if (a.manifest.children.empty()) return a.manifest.name;
+    if (a.manifest().children.empty()) return a.manifest().name;
     std::vector<std::string> kids;
     for (const auto& id : a.children()) {
       auto c = runtime_->find(id);
       if (c && c->status() == ActorStatus::Running) kids.push_back(node_string(*c, shown));
     }
-    return fmt::format("{}({})", a.manifest.name, fmt::join(kids, " "));
+    return fmt::format("{}({})", a.manifest().name, fmt::join(kids, " "));
   }
 
   const Scenario& sc_;

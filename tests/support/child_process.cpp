@@ -44,8 +44,25 @@ void ChildProcess::spawn(const std::vector<std::string>& argv, int out_fd, const
 }
 
 ChildProcess::~ChildProcess() {
+  if (running()) {
+    ::kill(pid_, SIGCONT);  // in case the test stopped it
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 300 && running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   kill();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void ChildProcess::reaped(int st) {
+  pid_ = -1;
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool ChildProcess::running() {
+  if (pid_ <= 0) return false;
+  int st = 0;
+  if (::waitpid(pid_, &st, WNOHANG) == pid_) reaped(st);
+  return pid_ > 0;
 }
 
 std::optional<std::string> ChildProcess::line() {
@@ -86,6 +103,18 @@ bool ChildProcess::wait_for(const std::string& text, std::chrono::milliseconds l
   return false;
 }
 
+std::string ChildProcess::wait_for_line(const std::string& needle, std::chrono::milliseconds limit) const {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  do {
+    std::istringstream lines(output());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(needle) != std::string::npos) return line;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < until);
+  return "";
+}
+
 void ChildProcess::signal(int sig) const {
   if (pid_ > 0) ::kill(pid_, sig);
 }
@@ -101,8 +130,7 @@ int ChildProcess::wait() {
   int st = 0;
   while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
   }
-  pid_ = -1;
-  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  reaped(st);
   return status_;
 }
 
@@ -112,8 +140,7 @@ int ChildProcess::wait_exit(std::chrono::milliseconds limit) {
     int st = 0;
     if (pid_ <= 0) return status_ >= 0 && status_ < 128 ? status_ : -1;
     if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-      pid_ = -1;
-      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      reaped(st);
       return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

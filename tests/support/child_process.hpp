@@ -19,11 +19,15 @@ class ChildProcess {
   explicit ChildProcess(const std::vector<std::string>& argv);
   // Output to the file `log`: read it with output() and wait_for().
   ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  // Stops it if it still runs: SIGTERM first (a server or a cluster node then leaves cleanly),
+  // SIGKILL after 3 s.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  bool running();
   // Pipe mode: the next line, or nullopt once the output has ended.
   std::optional<std::string> line();
   // File mode: everything written so far.
@@ -31,6 +35,8 @@ class ChildProcess {
   // File mode: true once the output holds `text` `count` times; false when `limit` passes first.
   bool wait_for(const std::string& text, std::chrono::milliseconds limit = std::chrono::seconds(60),
                 size_t count = 1) const;
+  // File mode: the first line holding `needle`, or "" when `limit` passes first.
+  std::string wait_for_line(const std::string& needle, std::chrono::milliseconds limit) const;
   void signal(int sig) const;
   // SIGKILL and reap.
   void kill();
@@ -41,6 +47,7 @@ class ChildProcess {
 
  private:
   void spawn(const std::vector<std::string>& argv, int out_fd, const std::filesystem::path* log);
+  void reaped(int wait_status);
 
   pid_t pid_ = -1;
   int fd_ = -1;  // read end of the pipe (pipe mode)

@@ -80,6 +80,8 @@ std::string nats_server_binary() {
   return std::filesystem::exists("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "";
 }
 
+std::filesystem::path temp_log(const std::string& what) { return temp_dir(what) / "out.log"; }
+
 NatsServer::NatsServer() : port_(free_port()), dir_(temp_dir("theater-nats")) { launch(true); }
 
 NatsServer::~NatsServer() {
@@ -133,61 +135,6 @@ void NatsServer::stop() {
 void NatsServer::restart() {
   stop();
   launch();
-}
-
-ChildProcess::ChildProcess(const std::vector<std::string>& argv) : log_(temp_dir("theater-node") / "out.log") {
-  pid_ = spawn(argv, log_);
-}
-
-ChildProcess::~ChildProcess() {
-  // Politely first (a node leaves the cluster cleanly on SIGTERM), then not.
-  if (running()) {
-    ::kill(pid_, SIGCONT);
-    ::kill(pid_, SIGTERM);
-  }
-  for (int i = 0; i < 300 && running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (running()) ::kill(pid_, SIGKILL);
-  wait();
-  std::error_code ec;
-  std::filesystem::remove_all(log_.parent_path(), ec);
-}
-
-void ChildProcess::signal(int sig) {
-  if (!reaped_) ::kill(pid_, sig);
-}
-
-bool ChildProcess::running() {
-  if (reaped_) return false;
-  if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
-  return !reaped_;
-}
-
-int ChildProcess::wait() {
-  if (!reaped_) {
-    ::waitpid(pid_, &status_, 0);
-    reaped_ = true;
-  }
-  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
-  return WIFSIGNALED(status_) ? -WTERMSIG(status_) : -1;
-}
-
-std::string ChildProcess::output() const {
-  std::ifstream in(log_);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string ChildProcess::wait_for_line(const std::string& needle, std::chrono::milliseconds timeout) const {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  do {
-    std::istringstream lines(output());
-    for (std::string line; std::getline(lines, line);) {
-      if (line.find(needle) != std::string::npos) return line;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < until);
-  return "";
 }
 
 }  // namespace theater::test
