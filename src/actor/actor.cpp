@@ -116,9 +116,16 @@ void Actor::add_child(const std::string& child, std::optional<size_t> static_ent
   static_entry_[child] = *static_entry;
 }
 
+bool Actor::has_child(const std::string& child) const {
+  std::lock_guard lock(mutex_);
+  return std::find(children_.begin(), children_.end(), child) != children_.end();
+}
+
 void Actor::remove_child(const std::string& child) {
   std::lock_guard lock(mutex_);
-  std::erase(children_, child);
+  // From the back: children stop in reverse start order, so the one leaving is usually last.
+  auto it = std::find(children_.rbegin(), children_.rend(), child);
+  if (it != children_.rend()) children_.erase(std::next(it).base());
   static_entry_.erase(child);
 }
 
@@ -189,10 +196,11 @@ std::chrono::milliseconds Actor::hibernate_after() const {
 
 void Actor::hibernate_if_idle() {
   const auto after = hibernate_after();
-  if (!instance_ || status() != ActorStatus::Running || !mailbox_.empty()) return;
+  if (!instance_ || status() != ActorStatus::Running || !mailbox_.empty() || waiting_.load()) return;
   if (std::chrono::steady_clock::now() - last_active_ < after) return;  // busy since: re-armed
   drop_instance();
   runtime_.record(*this, "hibernated", fmt::format("{} state bytes kept", committed_state().size()));
+  scratch_.reset();  // outside any handler: nothing refers to it
   events_.compact();
 }
 
@@ -510,7 +518,7 @@ bool Actor::ensure_instance(uint32_t reason) {
 
 void Actor::drop_instance() {
   instance_.reset();
-  scratch_ = {};
+  if (scratch_) *scratch_ = {};
 }
 
 void Actor::fail(Failure failure) {
@@ -630,8 +638,12 @@ std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
 
 std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
                                      HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
-  scratch_ = {};
-  scratch_.reply = std::move(reply);
+  if (scratch_) {
+    *scratch_ = {};
+  } else {
+    scratch_ = std::make_unique<HandlerScratch>();  // freed when the actor hibernates
+  }
+  scratch_->reply = std::move(reply);
   exited_ = false;
   // The handler's clock starts at its first fuel check (on_fuel_exhausted), a fuel slice after it
   // began: most handlers end before that and cost no clock read.
@@ -657,18 +669,18 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
                               export_name == "theater_alloc" || export_name == "_initialize";
   if (!returns_answer && status != 0) {
     // A handler that called fail() and then returned non-zero keeps its own message.
-    fail({"error", scratch_.fail_message
-                       ? fmt::format("{} ({} returned status {})", *scratch_.fail_message, what.str(), status)
+    fail({"error", scratch_->fail_message
+                       ? fmt::format("{} ({} returned status {})", *scratch_->fail_message, what.str(), status)
                        : fmt::format("{} returned status {}", what.str(), status)});
     return std::nullopt;
   }
-  if (scratch_.fail_message) {
-    fail({"error", *scratch_.fail_message});
+  if (scratch_->fail_message) {
+    fail({"error", *scratch_->fail_message});
     return std::nullopt;
   }
   bool owned = true;
-  if (scratch_.staged_state) {
-    Bytes state = std::move(*scratch_.staged_state);
+  if (scratch_->staged_state) {
+    Bytes state = std::move(*scratch_->staged_state);
     // Replicated to the cluster first, then journaled. The cluster decides whether this node still
     // owns the actor (a node that lost it to another one releases no reply from it) and holds the
     // copy another node resumes from; the local journal then records what this instance did,
@@ -679,15 +691,15 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
     std::lock_guard lock(mutex_);
     committed_ = std::move(state);
   }
-  if (io_ && scratch_.replied) io_->replied(scratch_.reply_bytes);
-  if (!owned && scratch_.reply) {
-    scratch_.reply->complete(abi::kESTOPPED, {});
-  } else if (scratch_.reply && scratch_.replied && !scratch_.reply->complete(abi::kOk, std::move(scratch_.reply_bytes))) {
+  if (io_ && scratch_->replied) io_->replied(scratch_->reply_bytes);
+  if (!owned && scratch_->reply) {
+    scratch_->reply->complete(abi::kESTOPPED, {});
+  } else if (scratch_->reply && scratch_->replied && !scratch_->reply->complete(abi::kOk, std::move(scratch_->reply_bytes))) {
     // The requester gave up (timeout) before the handler finished: recorded, then dropped.
     runtime_.record(*this, "reply-dropped", "the requester stopped waiting");
   }
-  if (scratch_.exit_result) {
-    exit_normally(std::move(*scratch_.exit_result));
+  if (scratch_->exit_result) {
+    exit_normally(std::move(*scratch_->exit_result));
     return std::nullopt;
   }
   return status;

@@ -134,7 +134,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
     bool replied = false;
     Bytes reply_bytes;  // delivered only if the handler succeeds, after the state commit
   };
-  HandlerScratch& scratch() { return scratch_; }
+  HandlerScratch& scratch() { return *scratch_; }  // only inside a handler
   Runtime& runtime() { return runtime_; }
 
   // The parent's side of supervision ([turn]). call_child_error returns nullopt if the parent
@@ -146,6 +146,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // [[children]]) remembers its entry, so that a restart of this actor starts every entry again.
   void add_child(const std::string& id, std::optional<size_t> static_entry = std::nullopt);
   void remove_child(const std::string& id);
+  bool has_child(const std::string& id) const;
   // Restarts of children within the intensity window; a restarted actor starts with none (OTP:
   // a new supervisor process).
   supervision::RestartHistory restart_history;
@@ -213,7 +214,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
   std::optional<Failure> last_failure_;   // since the last successful init: a stop says "failure" [turn]
   std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
-  HandlerScratch scratch_;
+  std::unique_ptr<HandlerScratch> scratch_;  // set while handlers run; dropped on hibernation
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};
   bool handler_running_ = false;

@@ -159,16 +159,17 @@ std::shared_ptr<Actor> Runtime::create_actor(const Manifest& manifest,
 }
 
 void Runtime::add_actor(const std::shared_ptr<Actor>& actor, std::optional<size_t> static_entry) {
+  bool replaced = false;  // an adopted actor takes the place of its proxy
   {
     std::unique_lock lock(registry_mutex_);
-    actors_[actor->id] = actor;
+    replaced = !actors_.insert_or_assign(actor->id, actor).second;
   }
-  // A parent on another node keeps its own list (of its proxies); one here lists it once, also
-  // when an adopted actor takes its proxy's place.
+  // A parent on another node keeps its own list (of its proxies); one here lists it once. Only a
+  // replaced entry can already be listed: a new id is not searched for (a parent may have a
+  // hundred thousand children).
   auto parent_actor = actor->parent.empty() ? root_ : find(actor->parent);
   if (!parent_actor) return;
-  auto kids = parent_actor->children();
-  if (std::find(kids.begin(), kids.end(), actor->id) == kids.end()) parent_actor->add_child(actor->id, static_entry);
+  if (!replaced || !parent_actor->has_child(actor->id)) parent_actor->add_child(actor->id, static_entry);
 }
 
 std::shared_ptr<Actor> Runtime::add_proxy(const std::string& id, const Manifest& manifest,

@@ -123,6 +123,20 @@ TEST_P(RuntimeTest, AManifestMayHibernateItsActorWhateverTheRuntimeDefault) {
   EXPECT_EQ(events_of(sleepy, "resumed").size(), 1u);
 }
 
+TEST_P(RuntimeTest, ActorsOfOneManifestShareIt) {
+  const size_t before = runtime->manifests().size();
+  const auto m = example("counter");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(runtime->spawn(m));
+  EXPECT_EQ(runtime->manifests().size(), before + 1) << "twenty counters, one manifest";
+  EXPECT_EQ(&runtime->find(ids[0])->manifest(), &runtime->find(ids[19])->manifest());
+  auto other = m;
+  other.limits.mailbox = 5;
+  auto small = runtime->spawn(other);
+  EXPECT_EQ(runtime->find(small)->manifest().limits.mailbox, 5u);
+  EXPECT_EQ(runtime->find(ids[0])->manifest().limits.mailbox, m.limits.mailbox);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, RuntimeTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp),
                          tier_name);
 

@@ -1,0 +1,52 @@
+#include "actor/events.hpp"
+
+#include <gtest/gtest.h>
+
+namespace theater {
+namespace {
+
+Event event(std::string type, std::string detail) {
+  Event e;
+  e.time_ms = 7;
+  e.type = std::move(type);
+  e.detail = std::move(detail);
+  return e;
+}
+
+TEST(EventLog, NumbersEventsAndFillsInTheActor) {
+  EventLog log;
+  auto a = event("created", "a.toml");
+  auto b = event("started", "");
+  log.add(a);
+  log.add(b);
+  EXPECT_EQ(a.seq, 1u) << "add() numbers the caller's event: observers see the same seq";
+  EXPECT_EQ(b.seq, 2u);
+  const auto got = log.snapshot("id-1", "counter");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].seq, 1u);
+  EXPECT_EQ(got[0].type, "created");
+  EXPECT_EQ(got[0].detail, "a.toml");
+  EXPECT_EQ(got[0].actor, "id-1");
+  EXPECT_EQ(got[0].name, "counter");
+  EXPECT_EQ(got[0].time_ms, 7);
+  EXPECT_EQ(got[1].type, "started");
+}
+
+TEST(EventLog, KeepsTheNewestOldestFirst) {
+  EventLog log(3);
+  for (int i = 0; i < 8; ++i) {
+    auto e = event("log", std::to_string(i));
+    log.add(e);
+  }
+  const auto got = log.snapshot("x", "y");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].detail, "5");
+  EXPECT_EQ(got[1].detail, "6");
+  EXPECT_EQ(got[2].detail, "7");
+  EXPECT_EQ(got[2].seq, 8u);
+  log.compact();
+  EXPECT_EQ(log.snapshot("x", "y").size(), 3u) << "compact() keeps every event";
+}
+
+}  // namespace
+}  // namespace theater
