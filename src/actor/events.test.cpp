@@ -48,5 +48,14 @@ TEST(EventLog, KeepsTheNewestOldestFirst) {
   EXPECT_EQ(log.snapshot("x", "y").size(), 3u) << "compact() keeps every event";
 }
 
+TEST(Event, JsonOfBytesThatAreNotUtf8) {
+  Event e = event("log", std::string("bad \xff\xfe bytes"));
+  e.actor = "a-1";
+  std::string text;
+  ASSERT_NO_THROW(text = e.json()) << "an actor's log line may hold any bytes";
+  EXPECT_NE(text.find("bad \xEF\xBF\xBD"), std::string::npos) << text;  // U+FFFD
+  EXPECT_NE(text.find("\"actor\":\"a-1\""), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace theater

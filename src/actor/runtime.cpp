@@ -46,7 +46,7 @@ int64_t wall_ms() {
 std::string Event::json() const {
   return nlohmann::json{{"seq", seq},   {"time_ms", time_ms}, {"actor", actor},
                         {"name", name}, {"type", type},       {"detail", detail}}
-      .dump();
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // an actor's log need not be UTF-8
 }
 
 const char* to_string(MessageKind k) {
