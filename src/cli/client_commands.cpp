@@ -110,12 +110,16 @@ void add_client_commands(CLI::App& app) {
   {
     struct Options {
       ClientOptions client;
-      std::string manifest, init_state;
+      std::string manifest, init_state, node, placement;
     };
     std::shared_ptr<Options> o;
     auto* cmd = client_command(app, "start", "Start an actor (and its children) on the server; prints its id last", o);
     cmd->add_option("manifest", o->manifest, "The actor's manifest (.toml), a path on the server's machine")->required();
     cmd->add_option("--init-state", o->init_state, "Initial state bytes (instead of the manifest's)");
+    auto* node = cmd->add_option("--node", o->node, "Start it on this node of the server's cluster");
+    cmd->add_option("--placement", o->placement, "Or let the cluster pick the node: near-parent (the server's own), "
+                                                 "least-loaded or spread")
+        ->excludes(node);
     cmd->callback([o] {
       run_client_command([&] {
         std::error_code ec;
@@ -127,6 +131,8 @@ void add_client_commands(CLI::App& app) {
         ApiClient client(o->client);
         Json body{{"manifest", path.string()}};
         if (!o->init_state.empty()) body["init_state"] = o->init_state;
+        if (!o->node.empty()) body["node"] = o->node;
+        if (!o->placement.empty()) body["placement"] = o->placement;
         Json r;
         {
           StartProgress progress(o->client);
@@ -135,7 +141,8 @@ void add_client_commands(CLI::App& app) {
         if (o->client.json) {
           print_json(r);
         } else {
-          fmt::print("started {} ({})\n{}\n", r.value("name", ""), r.value("status", ""), r.value("id", ""));
+          fmt::print("started {} ({}, node {})\n{}\n", r.value("name", ""), r.value("status", ""), r.value("node", ""),
+                     r.value("id", ""));
         }
       });
     });

@@ -41,10 +41,11 @@ std::string render_actor_table(const Json& actors) {
   for (const auto& a : actors) {
     rows.push_back({a.value("id", ""), a.value("name", ""), a.value("status", ""),
                     std::to_string(a.value("restarts", 0)), std::to_string(a.value("mailbox", 0)),
-                    human_bytes(a.value("state_bytes", uint64_t{0})), uptime_of(a), a.value("parent", "")});
+                    human_bytes(a.value("state_bytes", uint64_t{0})), uptime_of(a), a.value("parent", ""),
+                    a.value("node", "")});
   }
   if (rows.empty()) return "no actors (start one with `theater start <manifest>`)\n";
-  return render_table({"ID", "NAME", "STATUS", "RESTARTS", "MAILBOX", "STATE", "UPTIME", "PARENT"}, rows);
+  return render_table({"ID", "NAME", "STATUS", "RESTARTS", "MAILBOX", "STATE", "UPTIME", "PARENT", "NODE"}, rows);
 }
 
 std::string render_tree_json(const Json& root, bool color) {
@@ -61,6 +62,7 @@ std::string render_inspect(const Json& a, bool color) {
   line("name", a.value("name", ""));
   line("status", a.value("status", ""));
   line("parent", a.value("parent", ""));
+  line("node", a.value("node", ""));
   line("uptime", uptime_of(a));
   line("restarts", std::to_string(a.value("restarts", 0)));
   line("mailbox", fmt::format("{} / {}", a.value("mailbox", 0), a.value("mailbox_limit", 0)));

@@ -1,6 +1,7 @@
 // theater server: the runtime with its management API, event stream, metrics and dashboard
 // (src/server/). Runs until SIGTERM or Ctrl-C, then stops accepting, stops the tree in order and
-// lets the runtime flush its store.
+// lets the runtime flush its store. With --cluster it is a node of a cluster (docs/cluster.md):
+// the data dir keeps only the token, the actors' committed state lives in JetStream.
 #include <pthread.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
 #include "cli/event_view.hpp"
+#include "cluster/cluster.hpp"
 #include "server/auth.hpp"
 #include "server/http_util.hpp"
 #include "server/server.hpp"
@@ -34,6 +36,9 @@ struct ServerOptions {
   size_t http_threads = 32;
   bool quiet = false;
   bool json = false;
+  cluster::ClusterConfig cluster;  // nats_url empty: a single node
+  unsigned heartbeat_ms = 250;
+  bool sync_state = false;
 };
 
 int serve(const ServerOptions& o) {
@@ -64,7 +69,10 @@ int serve(const ServerOptions& o) {
   auto hub = std::make_shared<server::EventHub>();
   RuntimeConfig config;
   config.workers = o.workers;
-  config.data_dir = sc.data_dir;
+  // In a cluster the committed states are in JetStream: the data dir keeps the token only (a
+  // store there would bring back, on a restart, actors that the cluster has given to other nodes).
+  const bool clustered = !o.cluster.nats_url.empty();
+  if (!clustered) config.data_dir = sc.data_dir;
   config.hibernate_after = std::chrono::milliseconds(o.hibernate_after_ms);
   config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
   config.engine.progress = [hub, last = std::make_shared<std::atomic<int>>(-1)](std::string_view what, double fraction) {
@@ -76,6 +84,14 @@ int serve(const ServerOptions& o) {
     // The token first: it makes the data directory, owner-only, before the runtime writes there.
     sc.token = server::load_or_create_token(sc.data_dir);
     Runtime runtime(config);
+    std::shared_ptr<cluster::Cluster> cluster;  // after the runtime: it leaves first
+    if (clustered) {
+      auto cc = o.cluster;
+      cc.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
+      cc.durability = o.sync_state ? cluster::Durability::Sync : cluster::Durability::Async;
+      cluster = cluster::Cluster::join(runtime, cc);
+      sc.cluster = cluster;
+    }
     runtime.observe([&](const Event& e) {
       if (o.quiet && e.type != "failed" && e.type != "tree-stopped") return;
       std::lock_guard lock(print_mutex);
@@ -90,12 +106,23 @@ int serve(const ServerOptions& o) {
     {
       std::lock_guard lock(print_mutex);
       if (o.json) {
-        std::cout << nlohmann::json{{"listening", srv.address()}, {"data_dir", sc.data_dir.string()}}.dump() << std::endl;
+        nlohmann::json ready{{"listening", srv.address()}, {"data_dir", sc.data_dir.string()}};
+        if (cluster) {
+          ready["cluster"] = cluster->config().cluster_name;
+          ready["node"] = cluster->config().node_name;
+          ready["state"] = "jetstream";
+        }
+        std::cout << ready.dump() << std::endl;
       } else {
         fmt::print("theater server listening on http://{}\n", srv.address());
         fmt::print("  token      {}\n", (sc.data_dir / server::kTokenFile).string());
         fmt::print("  dashboard  http://{}/?token={}\n", srv.address(), srv.token());
         fmt::print("  metrics    http://{}/metrics\n", srv.address());
+        if (cluster) {
+          fmt::print("  cluster    {} at {} as node {}: actors' committed state is kept in JetStream, not in {}\n",
+                     cluster->config().cluster_name, cluster->config().nats_url, cluster->config().node_name,
+                     sc.data_dir.string());
+        }
         std::cout.flush();
       }
     }
@@ -103,7 +130,9 @@ int serve(const ServerOptions& o) {
     // --start manifest whose top-level actor came back is not started a second time.
     std::set<std::string> recovered_names;
     try {
-      for (const auto& id : runtime.recover()) {
+      // (A clustered runtime has no store: nothing to recover here; the cluster takes back what
+      // the directory says this node hosted.)
+      for (const auto& id : clustered ? std::vector<std::string>{} : runtime.recover()) {
         if (auto actor = runtime.find(id)) recovered_names.insert(actor->manifest().name);
         std::lock_guard lock(print_mutex);
         if (!o.json) fmt::print("recovered {} from {}\n", id, sc.data_dir.string());
@@ -141,7 +170,13 @@ int serve(const ServerOptions& o) {
       std::cout.flush();
     }
     srv.stop();          // stop accepting; requests in flight finish, event streams end
-    runtime.shutdown();  // the tree, in reverse start order
+    runtime.shutdown();  // the tree, in reverse start order (its actors leave the directory)
+    if (cluster) {
+      cluster->detach();  // heartbeats stop, connections close: the node has left
+      std::lock_guard lock(print_mutex);
+      if (!o.json) fmt::print("left cluster {} (node {})\n", cluster->config().cluster_name, cluster->config().node_name);
+      std::cout.flush();
+    }
     {
       std::lock_guard lock(print_mutex);
       if (!o.json) fmt::print("stopped\n");
@@ -169,6 +204,14 @@ void add_server_command(CLI::App& app) {
   cmd->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
   cmd->add_option("--http-threads", o->http_threads, "HTTP worker threads (each open client connection holds one)")
       ->capture_default_str();
+  o->cluster.nats_url.clear();  // no --cluster, no cluster
+  cmd->add_option("--cluster", o->cluster.nats_url, "Join the cluster at this NATS url (nats://HOST:PORT); the "
+                                                    "actors' committed state then lives in JetStream, not in --data");
+  cmd->add_option("--node", o->cluster.node_name, "This node's name in the cluster")->needs("--cluster");
+  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "Cluster heartbeat period (a node silent for 4 is down)")
+      ->needs("--cluster");
+  cmd->add_flag("--sync-state", o->sync_state, "Cluster: release a reply only once the state is in JetStream")
+      ->needs("--cluster");
   cmd->add_flag("--quiet", o->quiet, "Print only failures, not every event");
   cmd->add_flag("--json", o->json, "Print events as JSON lines");
   cmd->callback([o] { set_exit_code(serve(*o)); });

@@ -564,6 +564,17 @@ void Cluster::unregistered(const std::string& id) {
   }
 }
 
+std::vector<DirectoryEntry> Cluster::directory() const {
+  std::vector<DirectoryEntry> out;
+  {
+    std::shared_lock lock(dir_mutex_);
+    out.reserve(dir_.size());
+    for (const auto& [id, e] : dir_) out.push_back(e);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
 std::map<std::string, std::vector<std::string>> Cluster::placement() const {
   std::map<std::string, std::vector<std::string>> out;
   std::shared_lock lock(dir_mutex_);

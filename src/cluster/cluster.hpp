@@ -117,6 +117,8 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   std::vector<NodeInfo> nodes() const;
   // The directory as this node sees it: node -> the ids it hosts.
   std::map<std::string, std::vector<std::string>> placement() const;
+  // Every entry of the directory as this node's mirror holds it, by id.
+  std::vector<DirectoryEntry> directory() const;
   std::optional<DirectoryEntry> lookup(const std::string& id);
   // Starts an actor on the node that `where` picks, under `parent` (an actor of this node, or ""
   // for a top-level actor of that node, supervised by its runtime). A parent here supervises a

@@ -3,8 +3,10 @@
 #include <httplib.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "abi/abi.hpp"
+#include "cluster/cluster.hpp"
 #include "server/history.hpp"
 #include "server/http_util.hpp"
 #include "server/server.hpp"
@@ -40,25 +42,109 @@ httplib::Server::Handler json_route(F f) {
   };
 }
 
-std::shared_ptr<Actor> live_actor(Runtime& runtime, const std::string& id) {
-  auto actor = runtime.find(id);
-  if (!actor || !actor->module) {
-    throw ApiError(404, "ENOTFOUND", fmt::format("no actor '{}' (GET /v1/actors lists the live ones)", id));
-  }
-  return actor;
-}
-
 void check_rc(int32_t rc, const std::string& id) {
   if (rc == abi::kOk) return;
   throw ApiError(status_for_rc(rc), abi::rc_name(rc), fmt::format("{}: {}", id, explain_rc(rc)));
 }
 
-Json summary_json(const ActorSummary& s, const EventHub& hub) {
+// An actor of this runtime as GET /v1/actors shows it. "node" is where it runs: this server's
+// node, or for a proxy (a child that another node runs for a parent here) that node.
+Json summary_json(const ActorSummary& s, Server& server) {
   Json j{{"id", s.id},           {"name", s.name},       {"parent", s.parent.empty() ? "runtime" : s.parent},
          {"status", to_string(s.status)}, {"restarts", s.restarts}, {"mailbox", s.mailbox},
-         {"state_bytes", s.state_bytes}};
-  if (auto t = hub.times(s.id); t && t->started_ms) j["uptime_ms"] = std::max<int64_t>(0, wall_ms() - t->started_ms);
+         {"state_bytes", s.state_bytes}, {"node", s.node.empty() ? server.node() : s.node}};
+  if (auto t = server.hub().times(s.id); t && t->started_ms) {
+    j["uptime_ms"] = std::max<int64_t>(0, wall_ms() - t->started_ms);
+  }
   return j;
+}
+
+ActorSummary summary_of(const Actor& a, size_t state_bytes) {
+  return {a.id, a.manifest().name, a.parent, a.status(), a.restarts(), a.mailbox_depth(), state_bytes,
+          a.is_proxy() ? a.home : ""};
+}
+
+// An actor that another node of the cluster runs, as this node's directory mirror knows it: no
+// status, mailbox or state from here (that node's server has them).
+Json remote_json(const cluster::DirectoryEntry& e) {
+  return {{"id", e.id},     {"name", e.name}, {"parent", e.parent.empty() ? "runtime" : e.parent},
+          {"status", "remote"}, {"node", e.node}, {"remote", true}};
+}
+
+// The cluster's directory entry of an actor that this node does not run, if there is one.
+std::optional<cluster::DirectoryEntry> remote_entry(Server& server, const std::string& id) {
+  auto* c = server.cluster();
+  if (!c) return std::nullopt;
+  auto e = c->lookup(id);
+  if (!e || e->node == c->config().node_name) return std::nullopt;
+  return e;
+}
+
+// An actor this node runs; 409 if another node of the cluster runs it, else 404.
+std::shared_ptr<Actor> live_actor(Server& server, const std::string& id) {
+  auto actor = server.runtime().find(id);
+  if (actor && actor->module) return actor;
+  if (auto e = remote_entry(server, id)) {
+    throw ApiError(409, "remote_actor", fmt::format("actor '{}' runs on node '{}': ask that node's server", id, e->node));
+  }
+  throw ApiError(404, "ENOTFOUND", fmt::format("no actor '{}' (GET /v1/actors lists the live ones)", id));
+}
+
+// Messages may go to an actor on any node: the runtime routes them through the cluster.
+void check_reachable(Server& server, const std::string& id) {
+  auto actor = server.runtime().find(id);
+  if ((actor && actor->module) || remote_entry(server, id)) return;
+  live_actor(server, id);  // says why not
+}
+
+constexpr std::pair<std::string_view, cluster::Placement::Policy> kPolicies[] = {
+    {"near-parent", cluster::Placement::Policy::Near},
+    {"least-loaded", cluster::Placement::Policy::LeastLoaded},
+    {"spread", cluster::Placement::Policy::Spread},
+};
+
+std::string live_node_names(const std::vector<cluster::NodeInfo>& nodes) {
+  std::vector<std::string> names;
+  for (const auto& n : nodes) {
+    if (n.alive) names.push_back(n.name);
+  }
+  std::sort(names.begin(), names.end());
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// The node that POST /v1/actors starts an actor on: its "node", or the one its "placement"
+// policy picks (a top-level actor's parent is the runtime: near-parent is this node), or this one.
+std::string pick_node(Server& server, const std::optional<std::string>& node, const std::optional<std::string>& policy) {
+  if (node && policy) throw ApiError(400, "bad_request", "give 'node' or 'placement', not both");
+  std::optional<cluster::Placement::Policy> picked;
+  if (policy) {
+    for (const auto& [name, p] : kPolicies) {
+      if (*policy == name) picked = p;
+    }
+    if (!picked) {
+      throw ApiError(400, "bad_placement", fmt::format("unknown placement '{}' (near-parent, least-loaded or spread)", *policy));
+    }
+  }
+  auto* c = server.cluster();
+  if (!c) {
+    if (node && *node != server.node()) {
+      throw ApiError(400, "no_cluster", fmt::format("cannot start an actor on node '{}': this server is not in a cluster "
+                                                    "(its actors run here, node '{}'; start it with --cluster URL --node NAME)",
+                                                    *node, server.node()));
+    }
+    return server.node();
+  }
+  if (node) {
+    const auto nodes = c->nodes();
+    auto it = std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n.name == *node; });
+    if (it == nodes.end() || !it->alive) {
+      throw ApiError(400, "bad_node", fmt::format("{} node '{}' in cluster '{}' (live nodes: {})",
+                                                  it == nodes.end() ? "no" : "down:", *node, c->config().cluster_name,
+                                                  live_node_names(nodes)));
+    }
+    return *node;
+  }
+  return picked ? c->place({.policy = *picked, .node = {}}) : server.node();
 }
 
 Json manifest_json(const Manifest& m) {
@@ -85,9 +171,7 @@ Json manifest_json(const Manifest& m) {
 }
 
 Json inspect_json(Server& server, Actor& a) {
-  Json j = summary_json({a.id, a.manifest().name, a.parent, a.status(), a.restarts(), a.mailbox_depth(),
-                         0},
-                        server.hub());
+  Json j = summary_json(summary_of(a, 0), server);
   const Bytes state = a.committed_state();
   j["state_bytes"] = state.size();
   put_bytes(j, "state_preview", std::string_view(state).substr(0, kStatePreviewBytes));
@@ -103,16 +187,14 @@ Json inspect_json(Server& server, Actor& a) {
   return j;
 }
 
-Json tree_node(Runtime& runtime, const std::string& id, const EventHub& hub, int depth) {
-  auto a = runtime.find(id);
+Json tree_node(Server& server, const std::string& id, int depth) {
+  auto a = server.runtime().find(id);
   if (!a) return {{"id", id}, {"status", "gone"}, {"children", Json::array()}};
-  Json node = summary_json({a->id, a->manifest().name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
-                            a->module ? a->committed_state().size() : 0},
-                           hub);
+  Json node = summary_json(summary_of(*a, a->module ? a->committed_state().size() : 0), server);
   if (!a->module) node["parent"] = nullptr;
   Json kids = Json::array();
   if (depth < 64) {
-    for (const auto& kid : a->children()) kids.push_back(tree_node(runtime, kid, hub, depth + 1));
+    for (const auto& kid : a->children()) kids.push_back(tree_node(server, kid, depth + 1));
   }
   node["children"] = std::move(kids);
   return node;
@@ -135,8 +217,19 @@ void add_api_routes(httplib::Server& http, Server& server) {
 
   http.Get("/v1/server", json_route([&](const Req&, Res&) {
              const auto stats = runtime.engine().stats();
+             Json cluster_json;  // null without a cluster
+             if (auto* c = server.cluster()) {
+               Json nodes = Json::array();
+               for (const auto& n : c->nodes()) {
+                 nodes.push_back({{"name", n.name}, {"self", n.self}, {"alive", n.alive}, {"actors", n.actors},
+                                  {"last_seen_ms", n.last_seen_ms}});
+               }
+               cluster_json = {{"name", c->config().cluster_name}, {"nodes", std::move(nodes)}};
+             }
              return Json{{"version", THEATER_VERSION},
                          {"address", server.address()},
+                         {"node", server.node()},
+                         {"cluster", std::move(cluster_json)},
                          {"data_dir", server.config().data_dir.string()},
                          {"engine", engine::to_string(runtime.config().engine.tier)},
                          {"workers", runtime.scheduler().workers()},
@@ -151,9 +244,14 @@ void add_api_routes(httplib::Server& http, Server& server) {
 
   http.Get("/v1/actors", json_route([&](const Req&, Res&) {
              Json out = Json::array();
-             auto all = runtime.list();
-             std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-             for (const auto& s : all) out.push_back(summary_json(s, server.hub()));
+             for (const auto& s : runtime.list()) out.push_back(summary_json(s, server));
+             // In a cluster, the actors of the other nodes too (those of proxies here are listed).
+             if (auto* c = server.cluster()) {
+               for (const auto& e : c->directory()) {
+                 if (e.node != c->config().node_name && !runtime.find(e.id)) out.push_back(remote_json(e));
+               }
+             }
+             std::sort(out.begin(), out.end(), [](const Json& a, const Json& b) { return a["id"] < b["id"]; });
              return Json{{"actors", std::move(out)}};
            }));
 
@@ -162,7 +260,9 @@ void add_api_routes(httplib::Server& http, Server& server) {
                                        {"manifest_toml", FieldType::String},
                                        {"base_dir", FieldType::String},
                                        {"init_state", FieldType::String},
-                                       {"init_state_encoding", FieldType::String}});
+                                       {"init_state_encoding", FieldType::String},
+                                       {"node", FieldType::String},
+                                       {"placement", FieldType::String}});
               const auto path = body.str("manifest");
               const auto text = body.str("manifest_toml");
               if (path.has_value() == text.has_value()) {
@@ -180,27 +280,42 @@ void add_api_routes(httplib::Server& http, Server& server) {
                 manifest = parse_manifest(*text, body.str("base_dir").value_or("."), "<api>");
               }
               auto init = body.bytes("init_state", "init_state_encoding");
+              const std::string node = pick_node(server, body.str("node"), body.str("placement"));
+              const bool here = node == server.node();
+              if (!here && !path) {
+                throw ApiError(400, "bad_request", fmt::format("an actor started on another node (here '{}') needs 'manifest' "
+                                                               "(a path that node can read), not 'manifest_toml'", node));
+              }
               std::string id;
               try {
-                id = runtime.spawn(manifest, init);
+                id = here ? runtime.spawn(manifest, init) : server.cluster()->spawn(manifest, init, "", {.node = node});
               } catch (const ManifestError&) {
                 throw;
               } catch (const std::exception& e) {
                 throw ApiError(422, "start_failed", e.what());
               }
               res.status = 201;
+              // On another node: its init has run there (Cluster::spawn waits for it).
               auto a = runtime.find(id);
-              return Json{{"id", id}, {"name", manifest.name}, {"status", a ? to_string(a->status()) : "stopped"}};
+              return Json{{"id", id},
+                          {"name", manifest.name},
+                          {"status", !here ? "running" : a ? to_string(a->status()) : "stopped"},
+                          {"node", node}};
             }));
 
   http.Get("/v1/actors/" + kId, json_route([&](const Req& req, Res&) {
-             return inspect_json(server, *live_actor(runtime, req.matches[1]));
+             const std::string id = req.matches[1];
+             auto local = runtime.find(id);
+             if (!(local && local->module)) {
+               if (auto e = remote_entry(server, id)) return remote_json(*e);
+             }
+             return inspect_json(server, *live_actor(server, id));
            }));
 
   auto stop = json_route([&](const Req& req, Res&) {
     const std::string id = req.matches[1];
     JsonBody body(req.body, {});
-    live_actor(runtime, id);
+    live_actor(server, id);
     if (!runtime.stop(id)) throw ApiError(404, "ENOTFOUND", fmt::format("no actor '{}'", id));
     return Json{{"id", id}, {"stopped", true}};
   });
@@ -210,17 +325,17 @@ void add_api_routes(httplib::Server& http, Server& server) {
   http.Post("/v1/actors/" + kId + "/restart", json_route([&](const Req& req, Res&) {
               const std::string id = req.matches[1];
               JsonBody body(req.body, {});
-              live_actor(runtime, id);
+              live_actor(server, id);
               server.hub().mark_manual_restart(id);
               if (!runtime.restart(id)) throw ApiError(404, "ENOTFOUND", fmt::format("no actor '{}'", id));
-              auto a = live_actor(runtime, id);
+              auto a = live_actor(server, id);
               return Json{{"id", id}, {"restarted", true}, {"restarts", a->restarts()}, {"status", to_string(a->status())}};
             }));
 
   http.Post("/v1/actors/" + kId + "/send", json_route([&](const Req& req, Res&) {
               const std::string id = req.matches[1];
               JsonBody body(req.body, {{"message", FieldType::String, true}, {"message_encoding", FieldType::String}});
-              live_actor(runtime, id);
+              check_reachable(server, id);
               check_rc(runtime.send(id, *body.bytes("message", "message_encoding")), id);
               return Json{{"id", id}, {"sent", true}};
             }));
@@ -234,7 +349,7 @@ void add_api_routes(httplib::Server& http, Server& server) {
               if (timeout < 1 || timeout > kMaxRequestTimeoutMs) {
                 throw ApiError(400, "bad_request", fmt::format("'timeout_ms' must be between 1 and {}", kMaxRequestTimeoutMs));
               }
-              live_actor(runtime, id);
+              check_reachable(server, id);
               auto r = runtime.request(id, *body.bytes("message", "message_encoding"), std::chrono::milliseconds(timeout));
               check_rc(r.rc, id);
               Json out{{"id", id}};
@@ -282,7 +397,7 @@ void add_api_routes(httplib::Server& http, Server& server) {
               return upgrade_actor(runtime, req.matches[1], u);
             }));
 
-  http.Get("/v1/tree", json_route([&](const Req&, Res&) { return tree_node(runtime, "runtime", server.hub(), 0); }));
+  http.Get("/v1/tree", json_route([&](const Req&, Res&) { return tree_node(server, "runtime", 0); }));
 }
 
 }  // namespace theater::server

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster/cluster.hpp"
 #include "server/auth.hpp"
 #include "server/http_util.hpp"
 
@@ -44,6 +45,10 @@ Event server_event(std::string type, std::string detail) {
   e.type = std::move(type);
   e.detail = std::move(detail);
   return e;
+}
+
+std::string Server::node() const {
+  return config_.cluster ? config_.cluster->config().node_name : std::string(kLocalNode);
 }
 
 Server::Server(Runtime& runtime, ServerConfig config, std::shared_ptr<EventHub> hub)

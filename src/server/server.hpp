@@ -19,6 +19,10 @@ namespace httplib {
 class Server;
 }
 
+namespace theater::cluster {
+class Cluster;
+}
+
 namespace theater::server {
 
 inline constexpr int kDefaultPort = 7420;
@@ -33,7 +37,13 @@ struct ServerConfig {
   size_t threads = 32;             // HTTP worker threads (each keep-alive client or stream holds one)
   size_t max_streams = 16;         // open event streams at once; more get 503
   std::chrono::milliseconds default_request_timeout{30000};
+  // The cluster this server's runtime joined (docs/cluster.md), or null: a single node, named
+  // kLocalNode in the API.
+  std::shared_ptr<cluster::Cluster> cluster;
 };
+
+// The node name a server without a cluster gives its actors in the API.
+inline constexpr std::string_view kLocalNode = "local";
 
 // "127.0.0.1:7420", "[::1]:7420", "localhost:7420", ":7420" (loopback), "7420" -> host, port.
 // Throws std::invalid_argument with a readable message.
@@ -62,6 +72,8 @@ class Server {
   EventHub& hub() { return *hub_; }
   const ServerConfig& config() const { return config_; }
   Runtime& runtime() { return runtime_; }
+  cluster::Cluster* cluster() const { return config_.cluster.get(); }
+  std::string node() const;  // this server's node: its cluster node name, else kLocalNode
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
 
  private:

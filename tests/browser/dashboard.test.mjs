@@ -1,7 +1,7 @@
 // The dashboard end to end in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core): start `theater server` with the demo tree, open the page with the token, see
-// the tree, crash the crasher from the page, see it flash and restart, use request, restart and
-// stop, and save a screenshot. Skips (exit 77) only when Chromium cannot start.
+// the tree and each actor's node, crash the crasher from the page, see it flash and restart, use
+// request, restart and stop, and save a screenshot. Skips (exit 77) only when Chromium cannot start.
 //
 //   node tests/browser/dashboard.test.mjs <theater binary> <examples dir> <artifact dir>
 import { spawn } from 'node:child_process';
@@ -88,11 +88,19 @@ try {
     step('the tree shows supervisor, counter, echo and crasher, running; the event stream is live');
     const nested = await page.locator('.node[data-name="supervisor"] + ul .node[data-name="crasher"]').count();
     if (nested !== 1) throw new Error('crasher is not drawn under its supervisor');
+    // Each actor's node: a server without a cluster runs them all itself, as node "local".
+    for (const name of ['supervisor', 'counter', 'echo', 'crasher']) {
+      const where = await page.textContent(`.node[data-name="${name}"][data-node="local"] .where`);
+      if (where !== '@local') throw new Error(`${name} does not show its node: ${where}`);
+    }
+    await page.waitForFunction(() => document.querySelector('#server-info').textContent.includes('node local'), null, { timeout: 10000 });
+    step('each actor shows its node (@local), the header the server\'s');
 
     // Crash the crasher from the page.
     await page.click('.node[data-name="crasher"]');
     await page.waitForSelector('#detail:not([hidden])');
     if ((await page.textContent('#detail-title')) !== 'crasher') throw new Error('the detail panel does not show crasher');
+    if ((await page.textContent('#d-node')) !== 'local') throw new Error('the detail panel does not show the node');
     await page.fill('#message', 'trap');
     await page.click('#send');
     await page.waitForSelector('.node.flash[data-name="crasher"]', { timeout: 10000 });

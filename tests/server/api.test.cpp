@@ -124,6 +124,41 @@ TEST_F(ServerTest, StartFromManifestTextAndInitState) {
   EXPECT_EQ(runtime->request(r2["id"], "get").reply, "7");
 }
 
+// Without a cluster every actor runs here, on node "local": it is in every actor's JSON, "node"
+// may name it, and a placement policy has one node to pick; another node is a 400 that says why.
+TEST_F(ServerTest, NodeAndPlacementWithoutACluster) {
+  const std::string counter = std::string(THEATER_EXAMPLES_DIR) + "/counter.toml";
+  auto [s1, r1] = post("/v1/actors", Json{{"manifest", counter}, {"node", "local"}}.dump());
+  ASSERT_EQ(s1, 201) << r1.dump();
+  EXPECT_EQ(r1["node"], "local");
+  for (const char* policy : {"near-parent", "least-loaded", "spread"}) {
+    auto [s, r] = post("/v1/actors", Json{{"manifest", counter}, {"placement", policy}}.dump());
+    EXPECT_EQ(s, 201) << policy << " " << r.dump();
+    EXPECT_EQ(r["node"], "local") << policy;
+  }
+  auto [s2, r2] = post("/v1/actors", Json{{"manifest", counter}, {"node", "B"}}.dump());
+  EXPECT_EQ(s2, 400) << r2.dump();
+  EXPECT_EQ(r2["error"]["code"], "no_cluster");
+  EXPECT_NE(r2["error"]["message"].get<std::string>().find("node 'B': this server is not in a cluster"),
+            std::string::npos) << r2.dump();
+  auto [s3, r3] = post("/v1/actors", Json{{"manifest", counter}, {"placement", "nearest"}}.dump());
+  EXPECT_EQ(s3, 400) << r3.dump();
+  EXPECT_NE(r3["error"]["message"].get<std::string>().find("unknown placement 'nearest'"), std::string::npos) << r3.dump();
+  auto [s4, r4] = post("/v1/actors", Json{{"manifest", counter}, {"node", "local"}, {"placement", "spread"}}.dump());
+  EXPECT_EQ(s4, 400) << r4.dump();
+  auto [s5, r5] = post("/v1/actors", Json{{"manifest", counter}, {"node", 3}}.dump());
+  EXPECT_EQ(s5, 400) << r5.dump();
+
+  auto [ls, list] = get("/v1/actors");
+  ASSERT_EQ(list["actors"].size(), 4u) << list.dump();
+  for (const auto& a : list["actors"]) EXPECT_EQ(a["node"], "local") << a.dump();
+  EXPECT_EQ(get("/v1/actors/" + r1["id"].get<std::string>()).second["node"], "local");
+  EXPECT_EQ(get("/v1/tree").second["children"][0]["node"], "local");
+  auto [is, info] = get("/v1/server");
+  EXPECT_EQ(info["node"], "local");
+  EXPECT_TRUE(info["cluster"].is_null());
+}
+
 TEST_F(ServerTest, SendAndRequestCarryTextAndBinary) {
   const std::string counter = start("counter");
   const std::string echo = start("echo");

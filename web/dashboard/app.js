@@ -6,6 +6,7 @@
 const $ = (sel) => document.querySelector(sel);
 let selected = null;          // id of the actor shown in the detail panel
 let treeTimer = null;
+let clustered = false;        // the server is a node of a cluster (GET /v1/server says)
 const nodes = new Map();      // id -> its .node element (rebuilt with the tree)
 const flashing = new Set();   // ids that failed recently: their node flashes
 
@@ -49,8 +50,12 @@ function renderNode(n, isRoot) {
   box.dataset.name = n.name || n.id;
   box.dataset.status = n.status;
   box.dataset.restarts = String(n.restarts || 0);
+  box.dataset.node = n.node || '';
   box.append(el('span', `dot state-${n.status}`), el('span', 'name', n.name || n.id));
   if (!isRoot) {
+    const where = el('span', 'where', `@${n.node || '?'}`);
+    where.title = 'the node that runs it';
+    box.append(where);
     const r = el('span', 'restarts', `↻ ${n.restarts || 0}`);
     r.title = 'restarts';
     r.hidden = !n.restarts;
@@ -78,10 +83,25 @@ async function refreshTree() {
     const tree = $('#tree');
     tree.replaceChildren(renderNode(root, true));
     $('#tree-empty').hidden = root.children.length > 0;
+    if (clustered) await refreshRemote();
     document.body.dataset.treeLoaded = 'true';
   } catch (e) {
     $('#server-info').textContent = `cannot load the tree: ${e.message}`;
   }
+}
+
+// In a cluster: the actors that other nodes run (their own dashboards show their trees).
+async function refreshRemote() {
+  const { actors } = await api('GET', '/v1/actors');
+  const remote = actors.filter((a) => a.remote);
+  $('#remote').hidden = remote.length === 0;
+  $('#remote-list').replaceChildren(...remote.map((a) => {
+    const li = el('li', 'remote-actor');
+    li.dataset.actorId = a.id;
+    li.dataset.node = a.node;
+    li.append(el('span', 'where', `@${a.node}`), el('span', 'name', a.name), el('span', 'id', a.id));
+    return li;
+  }));
 }
 
 function scheduleTree() {
@@ -126,6 +146,7 @@ async function refreshDetail() {
   $('#detail').hidden = false;
   $('#detail-title').textContent = a.name;
   $('#d-id').textContent = a.id;
+  $('#d-node').textContent = a.node || '';
   const badge = $('#d-status');
   badge.textContent = a.status;
   badge.className = `badge state-${a.status}`;
@@ -209,7 +230,13 @@ function connect() {
 async function refreshInfo() {
   try {
     const s = await api('GET', '/v1/server');
-    $('#server-info').textContent = `${s.address} · ${s.actors} actors · engine ${s.engine} · up ${duration(s.uptime_ms)}`;
+    const wasClustered = clustered;
+    clustered = !!s.cluster;
+    const where = s.cluster
+      ? `node ${s.node} of cluster ${s.cluster.name} (${s.cluster.nodes.filter((n) => n.alive).length} live nodes)`
+      : `node ${s.node}`;
+    $('#server-info').textContent = `${s.address} · ${where} · ${s.actors} actors · engine ${s.engine} · up ${duration(s.uptime_ms)}`;
+    if (clustered && !wasClustered) scheduleTree();
   } catch (e) {
     $('#server-info').textContent = `server unreachable: ${e.message}`;
   }
