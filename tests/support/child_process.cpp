@@ -91,28 +91,38 @@ std::string ChildProcess::output() const {
   return ss.str();
 }
 
-bool ChildProcess::wait_for(const std::string& text, std::chrono::milliseconds limit, size_t count) const {
+// Reads the output every 20 ms until `found` says yes (true) or `limit` passes (false).
+template <typename Found>
+static bool poll_output(const ChildProcess& p, std::chrono::milliseconds limit, Found found) {
   const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    const std::string out = output();
-    size_t n = 0;
-    for (size_t pos = out.find(text); pos != std::string::npos; pos = out.find(text, pos + 1)) ++n;
-    if (n >= count) return true;
+  do {
+    if (found(p.output())) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  } while (std::chrono::steady_clock::now() < until);
   return false;
 }
 
+bool ChildProcess::wait_for(const std::string& text, std::chrono::milliseconds limit, size_t count) const {
+  return poll_output(*this, limit, [&](const std::string& out) {
+    size_t n = 0;
+    for (size_t pos = out.find(text); pos != std::string::npos; pos = out.find(text, pos + 1)) ++n;
+    return n >= count;
+  });
+}
+
 std::string ChildProcess::wait_for_line(const std::string& needle, std::chrono::milliseconds limit) const {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  do {
-    std::istringstream lines(output());
+  std::string hit;
+  poll_output(*this, limit, [&](const std::string& out) {
+    std::istringstream lines(out);
     for (std::string line; std::getline(lines, line);) {
-      if (line.find(needle) != std::string::npos) return line;
+      if (line.find(needle) != std::string::npos) {
+        hit = line;
+        return true;
+      }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < until);
-  return "";
+    return false;
+  });
+  return hit;
 }
 
 void ChildProcess::signal(int sig) const {
