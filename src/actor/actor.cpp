@@ -86,7 +86,7 @@ void Actor::deliver_system(SystemMessage message) {
   if (ends_wait && waiting_.load()) {
     // A waiting handler would hold the stop up until its timeout: cut the wait short.
     wait_cancelled_.store(true);
-    wake_ready_.store(true);
+    mark_woken(wait_gen_.load());
   }
   runtime_.scheduler().schedule(shared_from_this());
 }
@@ -134,7 +134,7 @@ void Actor::set_kill_deadline(std::chrono::steady_clock::time_point at) { kill_a
 // ---- turns -----------------------------------------------------------------------------------
 
 bool Actor::has_work() const {
-  if (waiting_.load()) return wake_ready_.load();
+  if (waiting_.load()) return woken_gen_.load() == wait_gen_.load();
   if (fiber_alive_.load()) return true;  // yielded mid-handler: continue it
   if (!system_.empty()) return true;
   return status() == ActorStatus::Running && !mailbox_.empty();
@@ -142,7 +142,7 @@ bool Actor::has_work() const {
 
 void Actor::run_turn() {
   if (waiting_.load()) {
-    if (!wake_ready_.exchange(false)) return;
+    if (woken_gen_.load() != wait_gen_.load()) return;
     waiting_.store(false);
   }
   if (!fiber_) {
@@ -206,19 +206,27 @@ void Actor::hibernate_if_idle() {
 
 bool Actor::await(const std::function<void(std::function<void()> wake)>& start) {
   Fiber* fiber = Fiber::current();
-  wake_ready_.store(false);
+  const uint64_t gen = wait_gen_.fetch_add(1) + 1;
   wait_cancelled_.store(false);
   waiting_.store(true);
   auto self = shared_from_this();
   // While waiting, the handler's own time does not run.
   const auto paused_at = std::chrono::steady_clock::now();
-  start([self] {
-    self->wake_ready_.store(true);
-    self->runtime_.scheduler().schedule(self);
-  });
+  start([self, gen] { self->wake(gen); });
   fiber->suspend();
   if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
   return !wait_cancelled_.exchange(false);
+}
+
+bool Actor::mark_woken(uint64_t gen) {
+  for (uint64_t woken = woken_gen_.load(); woken < gen;) {
+    if (woken_gen_.compare_exchange_weak(woken, gen)) return true;
+  }
+  return false;
+}
+
+void Actor::wake(uint64_t gen) {
+  if (mark_woken(gen)) runtime_.scheduler().schedule(shared_from_this());
 }
 
 void Actor::on_fuel_exhausted(engine::Instance& instance) {

@@ -122,6 +122,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // actor is marked waiting, so it may call wake at once. Returns false if the wait was cut short
   // because the actor is being stopped or terminated.
   bool await(const std::function<void(std::function<void()> wake)>& start);
+  // Marks wait `gen` as woken (a wake for an older wait changes nothing).
+  void wake(uint64_t gen);
+  bool mark_woken(uint64_t gen);  // true if this made wait `gen` woken
   // Called by the fuel check: fails the handler past its deadline, yields if the turn is long.
   void on_fuel_exhausted(engine::Instance& instance);
 
@@ -204,7 +207,10 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::unique_ptr<Fiber> fiber_;
   std::atomic<bool> fiber_alive_{false};  // fiber_ is set (readable from any thread)
   std::atomic<bool> waiting_{false};
-  std::atomic<bool> wake_ready_{false};
+  // Waits are numbered: a wake counts only for the wait it was made for. A wait cut short by a
+  // stop leaves its wake behind, and that late wake must not end the next wait.
+  std::atomic<uint64_t> wait_gen_{0};   // the current (or last) wait
+  std::atomic<uint64_t> woken_gen_{0};  // the latest wait that was woken (only grows)
   std::atomic<bool> wait_cancelled_{false};
   std::atomic<bool> stop_pending_{false};  // a Stop/Terminate is queued: failures until then are its doing
   // steady_clock ns after which the running handler is killed (a Stop/Terminate is waiting)

@@ -5,6 +5,7 @@
 #include "../runtime/runtime_fixture.hpp"
 
 #include "base/files.hpp"
+#include "base/sha256.hpp"
 
 namespace theater::test {
 
@@ -113,6 +114,42 @@ TEST_P(LifecycleTest, ARestartGoesOnPastAShutdownThatHangs) {
   EXPECT_TRUE(events_of(id, "failed").empty());
   EXPECT_EQ(runtime->find(id)->restarts(), 1u);
   EXPECT_EQ(ask(id, "ping"), "pong");
+}
+
+// A supervisor stopped while it waits for a child's (slow) restart stops that child before the
+// ones started earlier: the restart's late "init done" must not end its wait for the child's stop.
+// The restarting child's shutdown hangs until its deadline, so a supervisor that did not wait
+// would stop the earlier child and itself first.
+TEST_P(LifecycleTest, AStopDuringARestartWaitsForTheRestartingChild) {
+  manifest_file("early", "");
+  const std::string slow_switch = "slow init of late";
+  manifest_file("late", "[environment]\nSV_SLOW_INIT = \"sha256:" + sha256_hex(slow_switch) +
+                            "\"\nSV_SLOW_INIT_MS = \"400\"\nSV_HANG_SHUTDOWN = \"1\"\n"
+                            "[limits]\nshutdown_timeout_ms = 300\n");
+  auto parent = runtime->spawn(load_manifest(
+      manifest_file("parent", "[[children]]\nmanifest = \"early.toml\"\n[[children]]\nmanifest = \"late.toml\"\n")));
+  auto kids = runtime->find(parent)->children();
+  ASSERT_EQ(kids.size(), 2u);
+  runtime->blobs().put(slow_switch);
+  ASSERT_EQ(runtime->send(kids[1], "crash"), abi::kOk);
+  std::this_thread::sleep_for(150ms);  // the parent now waits for the restart's init
+  ASSERT_TRUE(runtime->stop(parent));
+  settle();
+  // Its place among all events, in the order they were recorded (seq counts per actor).
+  auto stopped_seq = [&](const std::string& id) {
+    std::lock_guard lock(mutex);
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (events[i].actor == id && events[i].type == "stopped") return i;
+    }
+    ADD_FAILURE() << id << " never stopped";
+    return size_t{0};
+  };
+  const auto late = stopped_seq(kids[1]);
+  const auto early = stopped_seq(kids[0]);
+  const auto top = stopped_seq(parent);
+  EXPECT_LT(late, early) << "the restarting child stops first (reverse start order)";
+  EXPECT_LT(early, top) << "the supervisor stops last";
+  EXPECT_EQ(events_of(kids[1], "restarted").size(), 1u);
 }
 
 TEST(LifecycleManifest, ShutdownTimeoutKey) {
