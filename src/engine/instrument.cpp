@@ -7,6 +7,8 @@
 #include <wabt/cast.h>
 #include <wabt/stream.h>
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "engine/engine.hpp"
@@ -136,19 +138,74 @@ Index add_fuel_global(wabt::Module& m) {
 
 // ---- code rewrite ------------------------------------------------------------------------------
 
+bool is_call(const wabt::Expr& e) {
+  switch (e.type()) {
+    case wabt::ExprType::Call:
+    case wabt::ExprType::CallIndirect:
+    case wabt::ExprType::CallRef:
+    case wabt::ExprType::ReturnCall:
+    case wabt::ExprType::ReturnCallIndirect: return true;
+    default: return false;
+  }
+}
+
+bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
+
+bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
+  for (auto& e : list) {
+    if (pred(e)) return true;
+    bool found = false;
+    for_each_body(e, [&](wabt::ExprList& body) { found = found || contains(body, pred); });
+    if (found) return true;
+  }
+  return false;
+}
+
 // Plants fuel checks at function entries and loop heads and routes memory.grow to the host.
 // Runs after the renumbering, with the final indices.
+//
+// Where the counter lives decides what a check costs. In the global (a field of the instance in
+// memory), `fuel -= 1` at a loop head chains every iteration through a store and a load, which
+// cost a tight loop a third of its speed. So a function with loops counts in a local (a register)
+// and shares the count through the global only where someone else may look: before each call
+// (and after it, reading back what the callee used or the host refuelled), before a return, and
+// at the end of the body. A function without loops keeps the global: for a call-heavy function
+// such as a recursive fib, saving and reloading around each call costs more than it saves.
 class CodeRewriter {
  public:
-  CodeRewriter(Index fuel_global, InstrumentStats& stats, bool fuel_checks)
-      : fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
+  CodeRewriter(wabt::Module& m, Index fuel_global, InstrumentStats& stats, bool fuel_checks)
+      : module_(m), fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
 
   void function(wabt::Func& f) {
     // Only a function that calls can run unboundedly without passing a loop head (recursion); a
     // leaf's loops are checked. Decided before memory.grow becomes a call to the host.
-    const bool calls = contains_call(f.exprs);
+    const bool calls = contains(f.exprs, is_call);
+    fuel_local_.reset();
+    if (fuel_checks_ && contains(f.exprs, is_loop)) {
+      f.local_types.AppendDecl(wabt::Type::I32, 1);
+      fuel_local_ = f.GetNumParamsAndLocals() - 1;
+    }
     rewrite(f.exprs);
-    if (calls) prepend_fuel_check(f.exprs);
+    if (!fuel_local_) {
+      if (calls) prepend_fuel_check(f.exprs);
+      return;
+    }
+    // local = fuel; [entry check]; block (results) <body> end; fuel = local
+    // A branch to the function's own label (a return by depth) now lands at the block's end,
+    // before the store.
+    auto body = std::make_unique<wabt::BlockExpr>();
+    body->block.decl.sig.result_types = f.decl.sig.result_types;
+    if (f.GetNumResults() > 1) {  // a multi-value block type is a type index
+      body->block.decl.has_func_type = true;
+      body->block.decl.type_var = index_var(func_type(module_, body->block.decl.sig));
+    }
+    body->block.exprs.splice(body->block.exprs.begin(), f.exprs);
+    wabt::ExprList prologue = load_local();
+    if (calls) prepend_fuel_check(prologue, /*at_end=*/true);
+    f.exprs.splice(f.exprs.end(), prologue);
+    f.exprs.push_back(std::move(body));
+    wabt::ExprList epilogue = store_local();
+    f.exprs.splice(f.exprs.end(), epilogue);
   }
 
  private:
@@ -156,6 +213,7 @@ class CodeRewriter {
     for (auto it = list.begin(); it != list.end(); ++it) {
       if (it->type() == wabt::ExprType::MemoryGrow) {
         // Same stack effect, (i32) -> i32, so the call drops in where the instruction was.
+        // (The host's grow neither reads nor sets the fuel: no store around it.)
         it = list.insert(it, std::make_unique<wabt::CallExpr>(index_var(kGrowFunc)));
         list.erase(std::next(it));
         ++stats_.grows_routed;
@@ -163,49 +221,78 @@ class CodeRewriter {
       }
       for_each_body(*it, [this](wabt::ExprList& body) { rewrite(body); });
       // A branch to a loop jumps to the start of its body, so a check there runs every iteration.
-      if (it->type() == wabt::ExprType::Loop) prepend_fuel_check(cast<wabt::LoopExpr>(&*it)->block.exprs);
-    }
-  }
-
-  static bool contains_call(wabt::ExprList& list) {
-    bool found = false;
-    for (auto& e : list) {
-      switch (e.type()) {
-        case wabt::ExprType::Call:
-        case wabt::ExprType::CallIndirect:
-        case wabt::ExprType::CallRef:
-        case wabt::ExprType::ReturnCall:
-        case wabt::ExprType::ReturnCallIndirect: return true;
-        default: for_each_body(e, [&](wabt::ExprList& body) { found = found || contains_call(body); });
+      if (is_loop(*it)) prepend_fuel_check(cast<wabt::LoopExpr>(&*it)->block.exprs);
+      if (!fuel_local_) continue;
+      // Stack-neutral pairs, so they fit before or after any instruction.
+      const auto t = it->type();
+      if (is_call(*it) || t == wabt::ExprType::Return) {
+        wabt::ExprList before = store_local();
+        list.splice(it, before);
       }
-      if (found) return true;
+      if (t == wabt::ExprType::Call || t == wabt::ExprType::CallIndirect || t == wabt::ExprType::CallRef) {
+        const auto next = std::next(it);
+        wabt::ExprList after = load_local();
+        list.splice(next, after);
+        it = std::prev(next);
+      }
     }
-    return false;
   }
 
-  // fuel -= 1; if (fuel < 0) __fuel_exhausted();   (stack-neutral, so valid at any block start)
-  // The global stays in memory rather than a register-held local: keeping it in a local needs a
-  // store before every call and a reload after, which cost fib twice what it saved a sieve.
-  void prepend_fuel_check(wabt::ExprList& list) {
+  wabt::ExprList store_local() {  // fuel = local
+    wabt::ExprList out;
+    out.push_back(std::make_unique<wabt::LocalGetExpr>(index_var(*fuel_local_)));
+    out.push_back(std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_)));
+    return out;
+  }
+  wabt::ExprList load_local() {  // local = fuel
+    wabt::ExprList out;
+    out.push_back(std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_)));
+    out.push_back(std::make_unique<wabt::LocalSetExpr>(index_var(*fuel_local_)));
+    return out;
+  }
+
+  // Stack-neutral, so valid at any block start:
+  //   global: fuel -= 1; if (fuel < 0) __fuel_exhausted();
+  //   local:  local -= 1; if (local < 0) { fuel = local; __fuel_exhausted(); local = fuel; }
+  void prepend_fuel_check(wabt::ExprList& list, bool at_end = false) {
     if (!fuel_checks_) return;
     wabt::ExprList check;
-    check.push_back(std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_)));
+    auto get = [&]() -> std::unique_ptr<wabt::Expr> {
+      if (fuel_local_) return std::make_unique<wabt::LocalGetExpr>(index_var(*fuel_local_));
+      return std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_));
+    };
+    check.push_back(get());
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
     check.push_back(std::make_unique<wabt::BinaryExpr>(wabt::Opcode::I32Sub));
-    check.push_back(std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_)));
-    check.push_back(std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_)));
+    if (fuel_local_) {
+      check.push_back(std::make_unique<wabt::LocalTeeExpr>(index_var(*fuel_local_)));
+    } else {
+      check.push_back(std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_)));
+      check.push_back(get());
+    }
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(0)));
     check.push_back(std::make_unique<wabt::CompareExpr>(wabt::Opcode::I32LtS));
     auto branch = std::make_unique<wabt::IfExpr>();
-    branch->true_.exprs.push_back(std::make_unique<wabt::CallExpr>(index_var(kFuelFunc)));
+    auto& then = branch->true_.exprs;
+    if (fuel_local_) {
+      wabt::ExprList store = store_local();
+      then.splice(then.end(), store);
+    }
+    then.push_back(std::make_unique<wabt::CallExpr>(index_var(kFuelFunc)));
+    if (fuel_local_) {
+      wabt::ExprList load = load_local();
+      then.splice(then.end(), load);
+    }
     check.push_back(std::move(branch));
-    list.splice(list.begin(), check);
+    list.splice(at_end ? list.end() : list.begin(), check);
     ++stats_.fuel_checks;
   }
 
+  wabt::Module& module_;
   Index fuel_global_;
   InstrumentStats& stats_;
   bool fuel_checks_;
+  std::optional<Index> fuel_local_;  // the function being rewritten counts in this local
 };
 
 void validate(wabt::Module& m, std::string_view label) {
@@ -245,7 +332,7 @@ std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view 
   const Index fuel_global = add_fuel_global(m);
 
   InstrumentStats stats;
-  CodeRewriter rewriter(fuel_global, stats, options.fuel_checks);
+  CodeRewriter rewriter(m, fuel_global, stats, options.fuel_checks);
   for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) rewriter.function(*m.funcs[i]);
 
   validate(m, label);

@@ -5,6 +5,9 @@
 //    runs for a bounded time between its loop heads, so its entry needs no check); when it drops below zero the code calls the imported host
 //    function theater.__fuel_exhausted () -> (), which may refuel, yield the actor or fail the
 //    call with a Timeout trap. This is how runaway handlers end and how long ones are preempted.
+//    A function with loops counts in a local of its own and stores it to the global before each
+//    call and return (and reloads it after a call), so the global is exact wherever the host
+//    or another function can see it.
 //  - every memory.grow becomes a call to theater.__memory_grow (i32) -> i32, so the host enforces
 //    the actor's memory limit (growing past it is a failure, not a -1) on every tier.
 // The two imports are added before the module's own function imports' indices are used, and every

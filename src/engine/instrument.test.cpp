@@ -115,11 +115,13 @@ TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
 }
 
 // The whole output for a small module: the exact code planted at the entry of a function that
-// calls and at a loop head, none at the entry of a leaf, the memory.grow call, the new imports,
-// global and export.
+// calls (in the global: $caller has no loops) and at a loop head (f has loops, so it counts in a
+// local, handed to the global around calls and at the end), none at the entry of a leaf, the
+// memory.grow call, the new imports, global and export.
 TEST(Instrument, WritesTheDocumentedCode) {
   auto out = instrument(wat_to_wasm(R"((module (memory 1)
     (func $leaf)
+    (func $caller (call $leaf))
     (func (export "f") (result i32) (call $leaf) (loop) (memory.grow (i32.const 1)))))"), "t.wat");
   EXPECT_EQ(wasm_to_wat(out), R"((module
   (type (;0;) (func))
@@ -128,7 +130,7 @@ TEST(Instrument, WritesTheDocumentedCode) {
   (import "theater" "__fuel_exhausted" (func (;0;) (type 0)))
   (import "theater" "__memory_grow" (func (;1;) (type 2)))
   (func (;2;) (type 0))
-  (func (;3;) (type 1) (result i32)
+  (func (;3;) (type 0)
     global.get 0
     i32.const 1
     i32.sub
@@ -139,24 +141,53 @@ TEST(Instrument, WritesTheDocumentedCode) {
     if  ;; label = @1
       call 0
     end
-    call 2
-    loop  ;; label = @1
-      global.get 0
-      i32.const 1
-      i32.sub
-      global.set 0
-      global.get 0
-      i32.const 0
-      i32.lt_s
-      if  ;; label = @2
-        call 0
-      end
-    end
+    call 2)
+  (func (;4;) (type 1) (result i32)
+    (local i32)
+    global.get 0
+    local.set 0
+    local.get 0
     i32.const 1
-    call 1)
+    i32.sub
+    local.tee 0
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      local.get 0
+      global.set 0
+      call 0
+      global.get 0
+      local.set 0
+    end
+    block (result i32)  ;; label = @1
+      local.get 0
+      global.set 0
+      call 2
+      global.get 0
+      local.set 0
+      loop  ;; label = @2
+        local.get 0
+        i32.const 1
+        i32.sub
+        local.tee 0
+        i32.const 0
+        i32.lt_s
+        if  ;; label = @3
+          local.get 0
+          global.set 0
+          call 0
+          global.get 0
+          local.set 0
+        end
+      end
+      i32.const 1
+      call 1
+    end
+    local.get 0
+    global.set 0)
   (memory (;0;) 1)
   (global (;0;) (mut i32) (i32.const 10000))
-  (export "f" (func 3))
+  (export "f" (func 4))
   (export "__theater_fuel" (global 0)))
 )");
 }

@@ -155,13 +155,22 @@ inline constexpr std::string_view kModule = R"((module
       (then (i32.const 0))
       (else (i32.add (call $depth (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
   (func (export "spin") (loop $l (br $l)))
-  (func (export "count") (param $n i32) (result i32) (local $i i32)
+  (func $count (export "count") (param $n i32) (result i32) (local $i i32)
     (block $done
       (loop $l
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (local.get $i))
+  ;; $outer calls of count($inner), summed: the fuel spent in a callee's loops counts for the caller.
+  (func (export "nested") (param $outer i32) (param $inner i32) (result i32) (local $i i32) (local $sum i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $outer)))
+        (local.set $sum (i32.add (local.get $sum) (call $count (local.get $inner))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $sum))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
   (func (export "size") (result i32) (memory.size))
   (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))

@@ -161,6 +161,15 @@ TEST_P(EngineConformance, FuelIsSetByTheHostAndRefilledByDefault) {
   EXPECT_EQ(log.fuel_calls, calls_before);
 }
 
+TEST_P(EngineConformance, FuelSpentInACalleeCountsForTheCaller) {
+  // 100 x 100 inner loop heads plus 100 outer ones: ten refuels of 1,000 (a function with loops
+  // counts in a local and must hand its count back, or each call would start from a full tank).
+  instance->set_fuel(1000);
+  EXPECT_EQ(call1("nested", {100, 100}), 10000u);
+  EXPECT_GE(log.fuel_calls, 10);
+  EXPECT_LE(log.fuel_calls, 11);
+}
+
 TEST_P(EngineConformance, MemoryGrowRespectsLimitAndDeclaredMaximum) {
   InstanceLimits limits;
   limits.max_memory_pages = 4;
