@@ -98,35 +98,48 @@ Bytes Actor::committed_state() const {
 
 std::vector<std::string> Actor::children() const {
   std::lock_guard lock(mutex_);
-  return children_;
+  std::vector<std::string> ids;
+  ids.reserve(children_.size());
+  for (const auto& c : children_) ids.push_back(c.actor->id);
+  return ids;
 }
 
-void Actor::add_child(const std::string& child, std::optional<size_t> static_entry) {
+void Actor::add_child(const std::shared_ptr<Actor>& child, std::optional<size_t> static_entry) {
   std::lock_guard lock(mutex_);
   if (!static_entry) {
-    children_.push_back(child);
+    children_.push_back({child, kNoEntry});
     return;
   }
   // Static children keep their manifest order, ahead of those spawned through the ABI.
-  auto pos = std::find_if(children_.begin(), children_.end(), [&](const std::string& c) {
-    auto it = static_entry_.find(c);
-    return it == static_entry_.end() || it->second > *static_entry;
-  });
-  children_.insert(pos, child);
-  static_entry_[child] = *static_entry;
+  auto pos = std::find_if(children_.begin(), children_.end(),
+                          [&](const Child& c) { return c.static_entry == kNoEntry || c.static_entry > *static_entry; });
+  children_.insert(pos, {child, *static_entry});
+}
+
+void Actor::replace_child(const std::shared_ptr<Actor>& child) {
+  std::lock_guard lock(mutex_);
+  for (auto& c : children_) {
+    if (c.actor->id == child->id) c.actor = child;
+  }
+}
+
+const Actor::Child* Actor::child_locked(std::string_view id) const {
+  for (const auto& c : children_) {
+    if (c.actor->id == id) return &c;
+  }
+  return nullptr;
 }
 
 bool Actor::has_child(const std::string& child) const {
   std::lock_guard lock(mutex_);
-  return std::find(children_.begin(), children_.end(), child) != children_.end();
+  return child_locked(child) != nullptr;
 }
 
 void Actor::remove_child(const std::string& child) {
   std::lock_guard lock(mutex_);
   // From the back: children stop in reverse start order, so the one leaving is usually last.
-  auto it = std::find(children_.rbegin(), children_.rend(), child);
+  auto it = std::find_if(children_.rbegin(), children_.rend(), [&](const Child& c) { return c.actor->id == child; });
   if (it != children_.rend()) children_.erase(std::next(it).base());
-  static_entry_.erase(child);
 }
 
 void Actor::set_kill_deadline(std::chrono::steady_clock::time_point at) { kill_at_ns_.store(steady_ns(at)); }
@@ -421,8 +434,8 @@ void Actor::start_children(uint32_t reason) {
   };
   auto entry_of = [&](size_t entry) -> std::string {
     std::lock_guard lock(mutex_);
-    for (const auto& [id, e] : static_entry_) {
-      if (e == entry) return id;
+    for (const auto& c : children_) {
+      if (c.static_entry == entry) return c.actor->id;
     }
     return "";
   };
@@ -455,7 +468,8 @@ void Actor::start_children(uint32_t reason) {
   for (const auto& kid : children()) {
     if (!keeps_children) {
       std::lock_guard lock(mutex_);
-      if (static_entry_.count(kid)) continue;
+      const Child* c = child_locked(kid);
+      if (c && c->static_entry != kNoEntry) continue;
     }
     restart_child(kid, child_reason);
     auto child = runtime_.find(kid);
@@ -490,7 +504,7 @@ void Actor::finish_stop() {
   nlohmann::json reason{{"reason", "normal"}};
   if (killed_stopping_) {
     reason = {{"reason", "killed"}};
-  } else if (last_failure_) {
+  } else if (last_failure_) {  // (kept only while this actor is down)
     reason = {{"reason", "failure"}, {"kind", last_failure_->kind}, {"message", last_failure_->message}};
   }
   runtime_.notify_down(id, reason.dump());
@@ -545,7 +559,7 @@ void Actor::fail(Failure failure) {
     return;
   }
   status_.store(ActorStatus::Failed);
-  last_failure_ = failure;
+  last_failure_ = std::make_unique<Failure>(failure);
   // Its children lose their parent for a moment: their instances go too (reverse start order),
   // identities and committed states stay, and they start again when the parent does.
   terminate_children();

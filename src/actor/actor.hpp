@@ -20,6 +20,7 @@
 #include "actor/events.hpp"
 #include "actor/manifest.hpp"
 #include "actor/message.hpp"
+#include "base/small_mutex.hpp"
 #include "engine/engine.hpp"
 #include "scheduler/fiber.hpp"
 #include "scheduler/mailbox.hpp"
@@ -147,7 +148,8 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
 
   // Child bookkeeping ([turn] of this actor as a parent). A static child (one of the manifest's
   // [[children]]) remembers its entry, so that a restart of this actor starts every entry again.
-  void add_child(const std::string& id, std::optional<size_t> static_entry = std::nullopt);
+  void add_child(const std::shared_ptr<Actor>& child, std::optional<size_t> static_entry = std::nullopt);
+  void replace_child(const std::shared_ptr<Actor>& child);  // the same id, a new object (a proxy's place)
   void remove_child(const std::string& id);
   bool has_child(const std::string& id) const;
   // Restarts of children within the intensity window; a restarted actor starts with none (OTP:
@@ -192,13 +194,20 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
 
   Runtime& runtime_;
   std::atomic<const Manifest*> manifest_;
-  mutable std::mutex mutex_;
+  mutable SmallMutex mutex_;
   std::atomic<ActorStatus> status_{ActorStatus::Starting};
   Bytes committed_;                      // [lock]
-  std::vector<std::string> children_;    // [lock] in start order
-  std::map<std::string, size_t> static_entry_;  // [lock] child id -> its [[children]] entry
+  // A child, held (not named: a million top-level actors would be a million more copies of
+  // their ids), with its [[children]] entry if it is a static one.
+  static constexpr size_t kNoEntry = SIZE_MAX;
+  struct Child {
+    std::shared_ptr<Actor> actor;
+    size_t static_entry;
+  };
+  std::vector<Child> children_;  // [lock] in start order
+  const Child* child_locked(std::string_view id) const;  // [lock] held
   std::unique_ptr<engine::Instance> instance_;  // [turn]
-  Mailbox<Message> mailbox_;
+  Mailbox<Message, alignof(void*)> mailbox_;
   Mailbox<SystemMessage, alignof(void*)> system_;  // (little traffic: not cache-line padded)
   std::atomic<uint32_t> restarts_{0};
   EventLog events_;
@@ -218,7 +227,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   bool terminating_ = false;  // handling Terminate: a failure in theater_shutdown is not reported [turn]
   bool killed_ = false;       // the handler that just failed was killed by the shutdown deadline [turn]
   bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
-  std::optional<Failure> last_failure_;   // since the last successful init: a stop says "failure" [turn]
+  std::unique_ptr<Failure> last_failure_;  // since the last successful init: a stop says "failure" [turn]
   std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
   std::unique_ptr<HandlerScratch> scratch_;  // set while handlers run; dropped on hibernation
   std::chrono::steady_clock::time_point deadline_{};

@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "base/small_mutex.hpp"
 
 namespace theater {
 
@@ -26,38 +29,18 @@ struct Event {
 
 // One actor's recent events, the newest `keep` of them. Kept compact, since every actor has one
 // (a hibernated actor is little more than this and its state): entries leave out the actor's id
-// and name, which snapshot() puts back, and an empty log allocates nothing.
+// and name, which snapshot() puts back, and an empty log allocates nothing. compact() packs the
+// entries into one byte string (an idle actor's log is read rarely, and added to only when it
+// wakes, which unpacks it).
 class EventLog {
  public:
-  explicit EventLog(size_t keep = 1000) : keep_(keep) {}
+  explicit EventLog(uint32_t keep = 1000) : keep_(keep) {}
   // Numbers the event (e.seq) and keeps it.
-  void add(Event& e) {
-    std::lock_guard lock(mutex_);
-    e.seq = next_++;
-    Entry entry{e.seq, e.time_ms, e.type, e.detail};
-    if (entries_.size() < keep_) {
-      entries_.push_back(std::move(entry));
-    } else {  // full: a ring, `oldest_` is where the next one goes
-      entries_[oldest_] = std::move(entry);
-      oldest_ = (oldest_ + 1) % entries_.size();
-    }
-  }
+  void add(Event& e);
   // Oldest first, with `actor` and `name` filled in.
-  std::vector<Event> snapshot(const std::string& actor, const std::string& name) const {
-    std::lock_guard lock(mutex_);
-    std::vector<Event> out;
-    out.reserve(entries_.size());
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      const Entry& x = entries_[(oldest_ + i) % entries_.size()];
-      out.push_back(Event{x.seq, x.time_ms, actor, name, x.type, x.detail});
-    }
-    return out;
-  }
-  // Gives back spare capacity (an actor going idle for long).
-  void compact() {
-    std::lock_guard lock(mutex_);
-    entries_.shrink_to_fit();
-  }
+  std::vector<Event> snapshot(const std::string& actor, const std::string& name) const;
+  // Packs the entries into one allocation (an actor going idle for long).
+  void compact();
 
  private:
   struct Entry {
@@ -66,11 +49,17 @@ class EventLog {
     std::string type;  // short: no allocation
     std::string detail;
   };
-  mutable std::mutex mutex_;
-  std::vector<Entry> entries_;
-  size_t oldest_ = 0;
+  std::vector<Entry> unpacked() const;  // oldest first [lock]
+
+  mutable SmallMutex mutex_;
+  std::vector<Entry> entries_;  // a ring once full: `oldest_` is where the next one goes
+  // compact()ed: the entries, oldest first, as [time_ms: 8][type length: 1][type]
+  // [detail length: 4][detail]; seq numbers are consecutive, ending at next_ - 1.
+  std::unique_ptr<char[]> packed_;
   uint64_t next_ = 1;
-  size_t keep_;
+  uint32_t oldest_ = 0;
+  uint32_t packed_count_ = 0;  // entries in packed_ (0: none)
+  uint32_t keep_;
 };
 
 int64_t wall_ms();

@@ -48,6 +48,38 @@ TEST(EventLog, KeepsTheNewestOldestFirst) {
   EXPECT_EQ(log.snapshot("x", "y").size(), 3u) << "compact() keeps every event";
 }
 
+TEST(EventLog, APackedLogReadsAndGrowsAsBefore) {
+  EventLog log(4);
+  for (int i = 0; i < 6; ++i) {  // a full ring, its oldest entry in the middle
+    auto e = event(i % 2 ? "log" : "started", std::string("detail ") + std::to_string(i) + std::string(1, '\0'));
+    e.time_ms = 100 + i;
+    log.add(e);
+  }
+  const auto before = log.snapshot("x", "y");
+  log.compact();
+  const auto packed = log.snapshot("x", "y");
+  ASSERT_EQ(packed.size(), 4u);
+  for (size_t i = 0; i < packed.size(); ++i) {
+    EXPECT_EQ(packed[i].seq, before[i].seq);
+    EXPECT_EQ(packed[i].time_ms, before[i].time_ms);
+    EXPECT_EQ(packed[i].type, before[i].type);
+    EXPECT_EQ(packed[i].detail, before[i].detail);
+  }
+  EXPECT_EQ(packed[0].seq, 3u);
+  EXPECT_EQ(packed[0].detail, std::string("detail 2") + std::string(1, '\0'));
+  auto e = event("resumed", "woken");
+  log.add(e);
+  EXPECT_EQ(e.seq, 7u);
+  const auto after = log.snapshot("x", "y");
+  ASSERT_EQ(after.size(), 4u);
+  EXPECT_EQ(after[0].seq, 4u);
+  EXPECT_EQ(after[3].type, "resumed");
+  EXPECT_EQ(after[3].detail, "woken");
+  EventLog empty;
+  empty.compact();
+  EXPECT_TRUE(empty.snapshot("x", "y").empty());
+}
+
 TEST(Event, JsonOfBytesThatAreNotUtf8) {
   Event e = event("log", std::string("bad \xff\xfe bytes"));
   e.actor = "a-1";

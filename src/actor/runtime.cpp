@@ -162,14 +162,26 @@ void Runtime::add_actor(const std::shared_ptr<Actor>& actor, std::optional<size_
   bool replaced = false;  // an adopted actor takes the place of its proxy
   {
     std::unique_lock lock(registry_mutex_);
-    replaced = !actors_.insert_or_assign(actor->id, actor).second;
+    replaced = put_actor(actor);
   }
   // A parent on another node keeps its own list (of its proxies); one here lists it once. Only a
   // replaced entry can already be listed: a new id is not searched for (a parent may have a
   // hundred thousand children).
   auto parent_actor = actor->parent.empty() ? root_ : find(actor->parent);
   if (!parent_actor) return;
-  if (!replaced || !parent_actor->has_child(actor->id)) parent_actor->add_child(actor->id, static_entry);
+  if (replaced && parent_actor->has_child(actor->id)) {
+    parent_actor->replace_child(actor);
+  } else {
+    parent_actor->add_child(actor, static_entry);
+  }
+}
+
+bool Runtime::put_actor(const std::shared_ptr<Actor>& actor) {
+  const auto old = actors_.find(actor->id);
+  const bool replaced = old != actors_.end();
+  if (replaced) actors_.erase(old);  // its key views the old actor's id
+  actors_.emplace(actor->id, actor);
+  return replaced;
 }
 
 std::shared_ptr<Actor> Runtime::add_proxy(const std::string& id, const Manifest& manifest,
@@ -575,7 +587,7 @@ std::vector<ActorSummary> Runtime::list() const {
   std::vector<ActorSummary> out;
   std::shared_lock lock(registry_mutex_);
   for (const auto& [id, a] : actors_) {
-    out.push_back({id, a->manifest().name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
+    out.push_back({std::string(id), a->manifest().name, a->parent, a->status(), a->restarts(), a->mailbox_depth(),
                    a->committed_state().size(), a->is_proxy() ? a->home : node_});
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });  // by id, as before

@@ -237,7 +237,10 @@ class Runtime {
     using is_transparent = void;
     size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
   };
-  std::unordered_map<std::string, std::shared_ptr<Actor>, IdHash, std::equal_to<>> actors_;
+  // Keyed by a view of the actor's own id (one copy of each id fewer: a million hibernated
+  // actors are mostly ids); so an entry is only ever replaced by erase + emplace.
+  std::unordered_map<std::string_view, std::shared_ptr<Actor>, IdHash> actors_;
+  bool put_actor(const std::shared_ptr<Actor>& actor);  // [registry_mutex_ held]; true if it replaced one
 
   std::mutex modules_mutex_;
   std::map<std::string, std::shared_ptr<engine::Module>> modules_;  // by path or sha256 ref

@@ -319,14 +319,16 @@ Result memory_of(Harness& h, const char* manifest, bool hibernated) {
   const long long actors = h.scaled(10'000);
   h.spawn(manifest);  // loads the module: a cost once per process, not per actor
   ::malloc_trim(0);
-  const long long before = resident_bytes();
-  std::vector<std::string> ids;
+  std::vector<std::string> ids;  // the benchmark's own list, outside the measurement
   ids.reserve(actors);
+  const long long before = resident_bytes();
+  const auto heap_before = ::mallinfo2().uordblks;
   for (long long i = 0; i < actors; ++i) ids.push_back(h.spawn(manifest));
   if (hibernated) h.wait_events("hibernated", "idle", actors + 1);
   h.runtime().wait_idle(h.options().stuck);
   const long long after = resident_bytes();
-  h.note(fmt::format("RSS {} -> {} bytes", before, after));
+  h.note(fmt::format("RSS {} -> {} bytes; malloc'd and in use: {} bytes per actor", before, after,
+                     static_cast<long long>(::mallinfo2().uordblks - heap_before) / actors));
   if (hibernated) check("actors hibernated", static_cast<size_t>(actors + 1), h.events("hibernated", "idle"));
   check("actors started", static_cast<size_t>(actors + 1), h.events("started", "idle"));
   // They are alive and answer (a hibernated one resumes for it).

@@ -51,9 +51,9 @@ std::vector<std::string> Runtime::recover() {
     actor->io_ = &journal;
     {
       std::unique_lock lock(registry_mutex_);
-      actors_[actor->id] = actor;
+      put_actor(actor);
     }
-    parent->add_child(actor->id);
+    parent->add_child(actor);
     if (row.parent.empty()) top.push_back(actor);
   }
   // Each tree resumes top-down: a parent's init, then its children's (Actor::start_children).
