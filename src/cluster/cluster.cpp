@@ -175,15 +175,13 @@ void Cluster::start() {
 
 template <typename Fn>
 void Cluster::guarded(Fn&& fn) {
-  inflight_.fetch_add(1);
-  if (!detached_.load()) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      spdlog::warn("cluster {}: {}", config_.node_name, e.what());
-    }
+  Attached attached(*this);
+  if (!attached) return;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    spdlog::warn("cluster {}: {}", config_.node_name, e.what());
   }
-  inflight_.fetch_sub(1);
 }
 
 void Cluster::detach() {
@@ -193,6 +191,8 @@ void Cluster::detach() {
   for (auto* t : {&heartbeat_thread_, &writer_thread_, &control_thread_}) {
     if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
   }
+  // Calls already past the detached_ check finish before what they use goes.
+  while (inflight_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   directory_.reset();  // stops the watcher
   states_.reset();
   for (auto* c : {&conn_, &reply_conn_, &kv_conn_}) {
@@ -519,6 +519,8 @@ void Cluster::on_directory(const KvEntry& kv) {
 }
 
 void Cluster::registered(Actor& actor, std::optional<size_t> static_entry) {
+  Attached attached(*this);
+  if (!attached) throw std::runtime_error(fmt::format("cannot place {}: this node has left the cluster", actor.id));
   DirectoryEntry e;
   e.id = actor.id;
   e.node = config_.node_name;
@@ -556,6 +558,8 @@ void Cluster::unregistered(const std::string& id) {
     if (it != dir_.end() && it->second.node != config_.node_name) return;
     if (it != dir_.end()) dir_.erase(it);
   }
+  Attached attached(*this);
+  if (!attached) return;  // left the cluster: its entries are the other nodes' business now
   try {
     directory_->erase(id);
     states_->erase(id);

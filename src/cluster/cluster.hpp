@@ -172,6 +172,20 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   bool is_alive(const std::string& node) const;
   template <typename Fn>
   void guarded(Fn&& fn);  // runs fn unless detached, counted so detach can wait for it
+  // The same for a whole scope: true while the connections and buckets stay (not detached).
+  class Attached {
+   public:
+    explicit Attached(Cluster& c) : c_(c) {
+      c_.inflight_.fetch_add(1);
+      ok_ = !c_.detached_.load();
+    }
+    ~Attached() { c_.inflight_.fetch_sub(1); }
+    explicit operator bool() const { return ok_; }
+
+   private:
+    Cluster& c_;
+    bool ok_;
+  };
 
   Runtime* runtime_;
   ClusterConfig config_;

@@ -60,6 +60,21 @@ TEST_F(ClusterTest, RequestAndSendReachAnActorOnAnotherNode) {
   EXPECT_EQ(placement["a"], std::vector<std::string>{probe});
 }
 
+// A node that left the cluster (detach: connections and buckets gone) still stops its actors
+// without touching them, and refuses to place new ones with a clear error.
+TEST_F(ClusterTest, ANodeThatLeftStopsItsActorsAndSpawnsNoMore) {
+  auto& a = node("a");
+  const auto echo = a.runtime->spawn(example("echo"));
+  a.cluster->detach();
+  EXPECT_TRUE(a.runtime->stop(echo));
+  try {
+    a.runtime->spawn(example("echo"));
+    ADD_FAILURE() << "spawned on a node that left the cluster";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("has left the cluster"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ClusterTest, UnknownIdsAreEnotfoundAsLocally) {
   auto& a = node("a");
   node("b");
