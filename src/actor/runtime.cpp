@@ -367,9 +367,15 @@ bool Runtime::in_parents_turn(const std::string& id,
   return true;
 }
 
-bool Runtime::stop(const std::string& id) { return in_parents_turn(id, &Runtime::stop_from); }
+bool Runtime::stop(const std::string& id, bool anywhere) {
+  if (in_parents_turn(id, &Runtime::stop_from)) return true;
+  return anywhere && remote_ && !find(id) && remote_->lifecycle(id, RemoteNodes::Control::StopActor) == abi::kOk;
+}
 
-bool Runtime::restart(const std::string& id) { return in_parents_turn(id, &Runtime::restart_from); }
+bool Runtime::restart(const std::string& id, bool anywhere) {
+  if (in_parents_turn(id, &Runtime::restart_from)) return true;
+  return anywhere && remote_ && !find(id) && remote_->lifecycle(id, RemoteNodes::Control::RestartActor) == abi::kOk;
+}
 
 void Runtime::system_and_wait(Actor* caller, Actor& target, SystemMessage m) {
   wait_for(caller, [&](std::function<void()> wake) {

@@ -76,10 +76,12 @@ class Runtime {
   RequestResult request(const std::string& to, Bytes message,
                         std::chrono::milliseconds timeout = std::chrono::seconds(30),
                         const std::string& from = "external");
-  // Stops an actor for good (its children first). Blocks until done.
-  bool stop(const std::string& id);
-  // Restarts an actor as its supervisor would (same id, last committed state).
-  bool restart(const std::string& id);
+  // Stops an actor for good (its children first). Blocks until done. In a cluster, an actor of
+  // another node is stopped there (`anywhere`: the node that hosts it asks with false).
+  bool stop(const std::string& id, bool anywhere = true);
+  // Restarts an actor as its supervisor would (same id, last committed state); in a cluster, on
+  // the node that hosts it.
+  bool restart(const std::string& id, bool anywhere = true);
   // Stops every tree, in reverse start order. Idempotent.
   void shutdown();
 

@@ -391,10 +391,34 @@ void Cluster::control(const std::string& node, const std::string& id, Control op
   if (detached_.load() || send_to(node, w, slot) != abi::kOk) slot->complete(abi::kEFAILED, {});
 }
 
+int32_t Cluster::lifecycle(const std::string& id, Control op) {
+  std::optional<DirectoryEntry> home;
+  try {
+    home = lookup(id);
+  } catch (const NatsError&) {
+    return abi::kENOTFOUND;
+  }
+  if (!home || home->node == config_.node_name) return abi::kENOTFOUND;  // here: Runtime's own business
+  auto answer = std::make_shared<std::promise<int32_t>>();
+  auto future = answer->get_future();
+  control(home->node, id, op, 0, [answer](int32_t rc) { answer->set_value(rc); });
+  // A stop waits for the actor's children and shutdown there (each bounded by its deadline).
+  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return abi::kETIMEOUT;
+  return future.get();
+}
+
 // The child's node: do what the parent's node asks, answer when it is done.
 void Cluster::on_control(WireMessage& w) {
   auto answer = answer_slot(w.reply_to, w.request_id);
   const auto op = static_cast<Control>(w.rc & 0xff);
+  if (op == Control::StopActor || op == Control::RestartActor) {
+    // As Runtime::stop/restart here (the parent's turn does it); they wait: not on this thread.
+    post([this, id = w.to, op, answer] {
+      const bool done = op == Control::StopActor ? runtime_->stop(id, false) : runtime_->restart(id, false);
+      answer->complete(done ? abi::kOk : abi::kENOTFOUND, {});
+    });
+    return;
+  }
   if (op == Control::Spawn) {
     std::optional<Bytes> init;
     if (w.rc & 0x100) init = w.bytes;

@@ -132,6 +132,7 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
 
   // ---- RemoteNodes ----
   int32_t deliver(const std::string& to, Message m) override;
+  int32_t lifecycle(const std::string& id, Control op) override;
   void registered(Actor& actor, std::optional<size_t> static_entry) override;
   void unregistered(const std::string& id) override;
   bool committed(Actor& actor, const Bytes& state) override;

@@ -80,6 +80,12 @@ std::optional<cluster::DirectoryEntry> remote_entry(Server& server, const std::s
   return e;
 }
 
+// The directory entry of an actor that only another node knows (no instance, no proxy here).
+std::optional<cluster::DirectoryEntry> remote_only(Server& server, const std::string& id) {
+  if (server.runtime().find(id)) return std::nullopt;
+  return remote_entry(server, id);
+}
+
 // An actor this node runs; 409 if another node of the cluster runs it, else 404.
 std::shared_ptr<Actor> live_actor(Server& server, const std::string& id) {
   auto actor = server.runtime().find(id);
@@ -315,6 +321,10 @@ void add_api_routes(httplib::Server& http, Server& server) {
   auto stop = json_route([&](const Req& req, Res&) {
     const std::string id = req.matches[1];
     JsonBody body(req.body, {});
+    if (auto e = remote_only(server, id)) {  // its node stops it (its parent's turn is there)
+      if (!runtime.stop(id)) throw ApiError(404, "ENOTFOUND", fmt::format("node '{}' did not stop '{}'", e->node, id));
+      return Json{{"id", id}, {"stopped", true}, {"node", e->node}};
+    }
     live_actor(server, id);
     if (!runtime.stop(id)) throw ApiError(404, "ENOTFOUND", fmt::format("no actor '{}'", id));
     return Json{{"id", id}, {"stopped", true}};
@@ -325,6 +335,12 @@ void add_api_routes(httplib::Server& http, Server& server) {
   http.Post("/v1/actors/" + kId + "/restart", json_route([&](const Req& req, Res&) {
               const std::string id = req.matches[1];
               JsonBody body(req.body, {});
+              if (auto e = remote_only(server, id)) {
+                if (!runtime.restart(id)) {
+                  throw ApiError(404, "ENOTFOUND", fmt::format("node '{}' did not restart '{}'", e->node, id));
+                }
+                return Json{{"id", id}, {"restarted", true}, {"node", e->node}};
+              }
               live_actor(server, id);
               server.hub().mark_manual_restart(id);
               if (!runtime.restart(id)) throw ApiError(404, "ENOTFOUND", fmt::format("no actor '{}'", id));

@@ -75,6 +75,23 @@ TEST_F(ClusterTest, ANodeThatLeftStopsItsActorsAndSpawnsNoMore) {
   }
 }
 
+// Runtime::stop/restart from any node: the node that hosts the actor does it.
+TEST_F(ClusterTest, StopAndRestartFromAnotherNode) {
+  auto& a = node("a");
+  auto& b = node("b");
+  const auto counter = b.runtime->spawn(example("counter"));
+  EXPECT_EQ(a.runtime->send(counter, "add 3"), abi::kOk);
+  EXPECT_EQ(a.runtime->request(counter, "get", 5s).reply, "3");
+  ASSERT_TRUE(a.runtime->restart(counter));
+  EXPECT_EQ(b.events_of(counter, "restarted").size(), 1u);
+  EXPECT_EQ(a.runtime->request(counter, "get", 5s).reply, "3") << "restarted with its committed state";
+  ASSERT_TRUE(a.runtime->stop(counter));
+  EXPECT_EQ(b.events_of(counter, "stopped").size(), 1u);
+  EXPECT_EQ(b.runtime->find(counter), nullptr);
+  EXPECT_FALSE(a.runtime->stop(counter)) << "no node hosts it any more";
+  EXPECT_FALSE(a.runtime->restart("nobody-000000000000"));
+}
+
 TEST_F(ClusterTest, UnknownIdsAreEnotfoundAsLocally) {
   auto& a = node("a");
   node("b");

@@ -131,10 +131,13 @@ TEST_F(ClusterServerTest, AnActorStartedThroughAOnBRunsOnBAndAnswersThroughA) {
   EXPECT_EQ(rs, 200) << reply.dump();
   EXPECT_EQ(reply["reply"], "4");
   EXPECT_EQ(b.call("POST", "/v1/actors/" + id + "/request", Json{{"message", "get"}}).second["reply"], "4");
-  // Stopping it is B's business: A says so.
-  auto [ss, stop] = a.call("POST", "/v1/actors/" + id + "/stop");
-  EXPECT_EQ(ss, 409) << stop.dump();
-  EXPECT_NE(stop["error"]["message"].get<std::string>().find("runs on node 'B'"), std::string::npos) << stop.dump();
+  // Restarting and stopping it through A: B does it (its parent's turn is there).
+  auto [rrs, restarted] = a.call("POST", "/v1/actors/" + id + "/restart");
+  EXPECT_EQ(rrs, 200) << restarted.dump();
+  EXPECT_EQ(restarted["node"], "B");
+  EXPECT_EQ(b.call("GET", "/v1/actors/" + id).second["restarts"], 1) << b.call("GET", "/v1/actors/" + id).second.dump();
+  EXPECT_EQ(a.call("POST", "/v1/actors/" + id + "/request", Json{{"message", "get"}}).second["reply"], "4")
+      << "a restart keeps the committed state";
 
   // An unknown node, an unknown policy.
   auto [us, unknown] = a.call("POST", "/v1/actors", Json{{"manifest", counter}, {"node", "Z"}});
@@ -172,16 +175,24 @@ TEST_F(ClusterServerTest, AnActorStartedThroughAOnBRunsOnBAndAnswersThroughA) {
     }
   }
 
+  auto [ss, stopped] = a.call("POST", "/v1/actors/" + id + "/stop");
+  EXPECT_EQ(ss, 200) << stopped.dump();
+  EXPECT_EQ(stopped["node"], "B");
+  EXPECT_TRUE(b.listed(id).is_null()) << "stopped on B";
+  EXPECT_EQ(a.call("POST", "/v1/actors/" + id + "/stop").first, 404) << "gone from the cluster";
+  const std::string id2 = wait_listed(b, by_cli["id"]).value("id", "");
+
   // SIGTERM: B stops its actors (they leave the directory) and leaves; A lists them no more.
   b.process->signal(SIGTERM);
   EXPECT_EQ(b.process->wait_exit(30s), 0) << b.process->output();
   EXPECT_NE(b.process->output().find("left cluster theater (node B)"), std::string::npos) << b.process->output();
   bool gone = false;
   for (int i = 0; i < 200 && !gone; ++i) {
-    gone = a.listed(id).is_null();
+    gone = a.listed(id2).is_null();
     if (!gone) std::this_thread::sleep_for(25ms);
   }
   EXPECT_TRUE(gone) << a.call("GET", "/v1/actors").second.dump();
+  (void)id2;
   a.process->signal(SIGTERM);
   EXPECT_EQ(a.process->wait_exit(30s), 0) << a.process->output();
 }
