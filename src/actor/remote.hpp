@@ -6,7 +6,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "actor/events.hpp"
 #include "actor/message.hpp"
 
 namespace theater {
@@ -20,12 +22,16 @@ class RemoteNodes {
   // node that runs the real actor; `done` gets OK, or an ABI error (the node is gone: EFAILED).
   // Stop/Restart: the same as Runtime::stop/restart on that node (the parent decides there), for
   // a caller on another node (the CLI or HTTP API of any node of the cluster).
-  enum class Control : int32_t { Init = 1, Terminate = 2, Stop = 3, Forget = 4, Spawn = 5, StopActor = 6, RestartActor = 7 };
+  enum class Control : int32_t { Init = 1, Terminate = 2, Stop = 3, Forget = 4, Spawn = 5, StopActor = 6, RestartActor = 7,
+                               Events = 8 };
   virtual void control(const std::string& node, const std::string& id, Control op, uint32_t reason,
                        std::function<void(int32_t rc)> done) = 0;
   // Runtime::stop/restart of an actor this node does not host, done by the node that does.
   // OK when it was done; ENOTFOUND when no live node hosts `id`; ETIMEOUT.
   virtual int32_t lifecycle(const std::string& id, Control op) = 0;
+  // The recent events of an actor another node hosts (as Actor::event_history there); nullopt
+  // when no live node hosts it.
+  virtual std::optional<std::vector<Event>> events_of(const std::string& id) = 0;
   // A local actor whose parent lives on another node failed or exited normally.
   virtual void child_failed(const std::string& parent, const std::string& child, const std::string& kind,
                             const std::string& message) = 0;

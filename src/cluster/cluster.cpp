@@ -361,12 +361,7 @@ std::string Cluster::spawn(const Manifest& manifest, std::optional<Bytes> init_s
   w.to = id;
   w.channel = std::filesystem::absolute(manifest.source).string();
   w.bytes = init_state.value_or(Bytes());
-  auto answer = std::make_shared<std::promise<std::pair<int32_t, Bytes>>>();
-  auto slot = std::make_shared<ReplySlot>([answer](int rc, Bytes bytes) { answer->set_value({rc, std::move(bytes)}); });
-  auto future = answer->get_future();
-  if (int32_t rc = send_to(node, w, slot); rc != abi::kOk) slot->complete(rc, {});
-  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) slot->complete(abi::kETIMEOUT, {});
-  auto [rc, why] = future.get();
+  auto [rc, why] = ask(node, w, std::chrono::seconds(60));
   if (rc != abi::kOk) {
     if (!parent.empty()) {
       if (auto p = runtime_->find(parent)) p->remove_child(id);
@@ -377,6 +372,40 @@ std::string Cluster::spawn(const Manifest& manifest, std::optional<Bytes> init_s
   }
   if (!parent.empty()) runtime_->proxy_started(id);
   return id;
+}
+
+std::pair<int32_t, Bytes> Cluster::ask(const std::string& node, WireMessage& w, std::chrono::milliseconds timeout) {
+  auto answer = std::make_shared<std::promise<std::pair<int32_t, Bytes>>>();
+  auto slot = std::make_shared<ReplySlot>([answer](int rc, Bytes bytes) { answer->set_value({rc, std::move(bytes)}); });
+  auto future = answer->get_future();
+  if (int32_t rc = send_to(node, w, slot); rc != abi::kOk) slot->complete(rc, {});
+  if (future.wait_for(timeout) != std::future_status::ready) slot->complete(abi::kETIMEOUT, {});
+  return future.get();
+}
+
+std::optional<std::vector<Event>> Cluster::events_of(const std::string& id) {
+  std::optional<DirectoryEntry> home;
+  try {
+    home = lookup(id);
+  } catch (const NatsError&) {
+    return std::nullopt;
+  }
+  if (!home || home->node == config_.node_name) return std::nullopt;
+  WireMessage w;
+  w.kind = WireKind::Control;
+  w.rc = static_cast<int32_t>(Control::Events);
+  w.to = id;
+  auto [rc, bytes] = ask(home->node, w, std::chrono::seconds(10));
+  if (rc != abi::kOk) return std::nullopt;
+  const auto list = nlohmann::json::parse(bytes, nullptr, false);
+  if (!list.is_array()) return std::nullopt;
+  std::vector<Event> out;
+  for (const auto& e : list) {
+    if (!e.is_object()) continue;
+    out.push_back(Event{e.value("seq", uint64_t{0}), e.value("time_ms", int64_t{0}), e.value("actor", ""),
+                        e.value("name", ""), e.value("type", ""), e.value("detail", "")});
+  }
+  return out;
 }
 
 void Cluster::control(const std::string& node, const std::string& id, Control op, uint32_t reason,
@@ -411,6 +440,17 @@ int32_t Cluster::lifecycle(const std::string& id, Control op) {
 void Cluster::on_control(WireMessage& w) {
   auto answer = answer_slot(w.reply_to, w.request_id);
   const auto op = static_cast<Control>(w.rc & 0xff);
+  if (op == Control::Events) {  // the actor's recent events, as a JSON array of Event::json()
+    auto actor = runtime_->find(w.to);
+    if (!actor || !actor->module) {
+      answer->complete(abi::kENOTFOUND, {});
+      return;
+    }
+    std::string out = "[";
+    for (const auto& e : actor->event_history()) out += (out.size() > 1 ? "," : "") + e.json();
+    answer->complete(abi::kOk, out + "]");
+    return;
+  }
   if (op == Control::StopActor || op == Control::RestartActor) {
     // As Runtime::stop/restart here (the parent's turn does it); they wait: not on this thread.
     post([this, id = w.to, op, answer] {

@@ -133,6 +133,7 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   // ---- RemoteNodes ----
   int32_t deliver(const std::string& to, Message m) override;
   int32_t lifecycle(const std::string& id, Control op) override;
+  std::optional<std::vector<Event>> events_of(const std::string& id) override;
   void registered(Actor& actor, std::optional<size_t> static_entry) override;
   void unregistered(const std::string& id) override;
   bool committed(Actor& actor, const Bytes& state) override;
@@ -152,6 +153,8 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   void on_child_news(WireMessage& w);
   // Publishes `w` to `node`; with a slot, as a request whose answer completes it. An ABI rc.
   int32_t send_to(const std::string& node, WireMessage& w, std::shared_ptr<ReplySlot> slot);
+  // Sends w to node as a request and waits for the answer: {rc, bytes} (ETIMEOUT past timeout).
+  std::pair<int32_t, Bytes> ask(const std::string& node, WireMessage& w, std::chrono::milliseconds timeout);
   // A slot whose completion publishes the answer to a request that arrived from another node.
   std::shared_ptr<ReplySlot> answer_slot(const std::string& reply_to, uint64_t request_id,
                                          std::function<void(int32_t)> before = nullptr);

@@ -29,15 +29,25 @@ nlohmann::json event_json(const Event& e) {
 }  // namespace
 
 nlohmann::json actor_events(Runtime& runtime, const std::string& id, const EventQuery& query) {
-  auto actor = live_actor(runtime, id);
+  std::vector<Event> history;
+  std::string source = "memory";
+  auto local = runtime.find(id);
+  if (!(local && local->module) && runtime.remote()) {
+    // An actor of another node: that node's memory (asked through the cluster).
+    if (auto remote = runtime.remote()->events_of(id)) {
+      history = std::move(*remote);
+      source = "node";
+    }
+  }
+  if (source == "memory") history = live_actor(runtime, id)->event_history();
   std::vector<Event> picked;
-  for (auto& e : actor->event_history()) {
+  for (auto& e : history) {
     if (e.seq > query.since && (query.type.empty() || e.type == query.type)) picked.push_back(std::move(e));
   }
   if (picked.size() > query.limit) picked.erase(picked.begin(), picked.end() - static_cast<ptrdiff_t>(query.limit));
   nlohmann::json events = nlohmann::json::array();
   for (const auto& e : picked) events.push_back(event_json(e));
-  return {{"actor", id}, {"source", "memory"}, {"events", std::move(events)}};
+  return {{"actor", id}, {"source", source}, {"events", std::move(events)}};
 }
 
 nlohmann::json verify_actor(Runtime& runtime, const std::string& id) {

@@ -85,11 +85,22 @@ TEST_F(ClusterTest, StopAndRestartFromAnotherNode) {
   ASSERT_TRUE(a.runtime->restart(counter));
   EXPECT_EQ(b.events_of(counter, "restarted").size(), 1u);
   EXPECT_EQ(a.runtime->request(counter, "get", 5s).reply, "3") << "restarted with its committed state";
+  // Its events, from b's memory.
+  auto events = a.runtime->remote()->events_of(counter);
+  ASSERT_TRUE(events.has_value());
+  std::vector<std::string> types;
+  for (const auto& e : *events) {
+    EXPECT_EQ(e.actor, counter);
+    types.push_back(e.type);
+  }
+  EXPECT_NE(std::find(types.begin(), types.end(), "restarted"), types.end()) << fmt::format("{}", fmt::join(types, " "));
+  EXPECT_EQ(events->size(), b.runtime->find(counter)->event_history().size());
   ASSERT_TRUE(a.runtime->stop(counter));
   EXPECT_EQ(b.events_of(counter, "stopped").size(), 1u);
   EXPECT_EQ(b.runtime->find(counter), nullptr);
   EXPECT_FALSE(a.runtime->stop(counter)) << "no node hosts it any more";
   EXPECT_FALSE(a.runtime->restart("nobody-000000000000"));
+  EXPECT_FALSE(a.runtime->remote()->events_of(counter).has_value());
 }
 
 TEST_F(ClusterTest, UnknownIdsAreEnotfoundAsLocally) {

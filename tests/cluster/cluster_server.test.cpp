@@ -138,6 +138,11 @@ TEST_F(ClusterServerTest, AnActorStartedThroughAOnBRunsOnBAndAnswersThroughA) {
   EXPECT_EQ(b.call("GET", "/v1/actors/" + id).second["restarts"], 1) << b.call("GET", "/v1/actors/" + id).second.dump();
   EXPECT_EQ(a.call("POST", "/v1/actors/" + id + "/request", Json{{"message", "get"}}).second["reply"], "4")
       << "a restart keeps the committed state";
+  auto [es, events] = a.call("GET", "/v1/actors/" + id + "/events?type=restarted");
+  EXPECT_EQ(es, 200) << events.dump();
+  EXPECT_EQ(events["source"], "node") << events.dump();
+  ASSERT_EQ(events["events"].size(), 1u) << events.dump();
+  EXPECT_EQ(events["events"][0]["actor"], id);
 
   // An unknown node, an unknown policy.
   auto [us, unknown] = a.call("POST", "/v1/actors", Json{{"manifest", counter}, {"node", "Z"}});
