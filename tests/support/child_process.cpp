@@ -51,6 +51,11 @@ ChildProcess::~ChildProcess() {
   }
   kill();
   if (fd_ >= 0) ::close(fd_);
+  if (!log_.empty()) {  // its output went to a file (a test shows it where it matters): tidy up
+    std::error_code ec;
+    std::filesystem::remove(log_, ec);
+    std::filesystem::remove(log_.parent_path(), ec);  // the temp_log() folder, once empty
+  }
 }
 
 void ChildProcess::reaped(int st) {
