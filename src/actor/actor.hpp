@@ -208,7 +208,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   const Child* child_locked(std::string_view id) const;  // [lock] held
   std::unique_ptr<engine::Instance> instance_;  // [turn]
   // Not padded to cache lines: the count is touched by both sides anyway, and three lines an
-  // actor cost more than a hibernated actor's whole budget (measured: no slower).
+  // actor cost more than a hibernated actor's whole budget.
   Mailbox<Message, alignof(void*)> mailbox_;
   Mailbox<SystemMessage, alignof(void*)> system_;  // (little traffic: not cache-line padded)
   std::atomic<uint32_t> restarts_{0};
