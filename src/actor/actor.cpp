@@ -116,11 +116,15 @@ void Actor::add_child(const std::shared_ptr<Actor>& child, std::optional<size_t>
   children_.insert(pos, {child, *static_entry});
 }
 
-void Actor::replace_child(const std::shared_ptr<Actor>& child) {
+bool Actor::replace_child(const std::shared_ptr<Actor>& child) {
   std::lock_guard lock(mutex_);
   for (auto& c : children_) {
-    if (c.actor->id == child->id) c.actor = child;
+    if (c.actor->id == child->id) {
+      c.actor = child;
+      return true;
+    }
   }
+  return false;
 }
 
 const Actor::Child* Actor::child_locked(std::string_view id) const {
@@ -128,11 +132,6 @@ const Actor::Child* Actor::child_locked(std::string_view id) const {
     if (c.actor->id == id) return &c;
   }
   return nullptr;
-}
-
-bool Actor::has_child(const std::string& child) const {
-  std::lock_guard lock(mutex_);
-  return child_locked(child) != nullptr;
 }
 
 void Actor::remove_child(const std::string& child) {

@@ -149,9 +149,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Child bookkeeping ([turn] of this actor as a parent). A static child (one of the manifest's
   // [[children]]) remembers its entry, so that a restart of this actor starts every entry again.
   void add_child(const std::shared_ptr<Actor>& child, std::optional<size_t> static_entry = std::nullopt);
-  void replace_child(const std::shared_ptr<Actor>& child);  // the same id, a new object (a proxy's place)
+  // The same id, a new object (an adopted actor in its proxy's place); false if not listed.
+  bool replace_child(const std::shared_ptr<Actor>& child);
   void remove_child(const std::string& id);
-  bool has_child(const std::string& id) const;
   // Restarts of children within the intensity window; a restarted actor starts with none (OTP:
   // a new supervisor process).
   supervision::RestartHistory restart_history;

@@ -43,11 +43,11 @@ std::vector<EventLog::Entry> EventLog::unpacked() const {
   std::vector<Entry> out;
   if (packed_count_) {
     out.reserve(packed_count_);
+    const char* in = packed_.get();
     size_t pos = 0;
     for (uint32_t i = 0; i < packed_count_; ++i) {
       Entry x;
       x.seq = next_ - packed_count_ + i;
-      const char* in = packed_.get();
       x.time_ms = get<int64_t>(in, pos);
       const auto type_len = get<uint8_t>(in, pos);
       x.type.assign(in + pos, type_len);

@@ -22,8 +22,10 @@ class RemoteNodes {
   // node that runs the real actor; `done` gets OK, or an ABI error (the node is gone: EFAILED).
   // Stop/Restart: the same as Runtime::stop/restart on that node (the parent decides there), for
   // a caller on another node (the CLI or HTTP API of any node of the cluster).
-  enum class Control : int32_t { Init = 1, Terminate = 2, Stop = 3, Forget = 4, Spawn = 5, StopActor = 6, RestartActor = 7,
-                               Events = 8 };
+  // Events: the actor's recent events (Cluster::events_of).
+  enum class Control : int32_t {
+    Init = 1, Terminate = 2, Stop = 3, Forget = 4, Spawn = 5, StopActor = 6, RestartActor = 7, Events = 8
+  };
   virtual void control(const std::string& node, const std::string& id, Control op, uint32_t reason,
                        std::function<void(int32_t rc)> done) = 0;
   // Runtime::stop/restart of an actor this node does not host, done by the node that does.

@@ -169,11 +169,7 @@ void Runtime::add_actor(const std::shared_ptr<Actor>& actor, std::optional<size_
   // hundred thousand children).
   auto parent_actor = actor->parent.empty() ? root_ : find(actor->parent);
   if (!parent_actor) return;
-  if (replaced && parent_actor->has_child(actor->id)) {
-    parent_actor->replace_child(actor);
-  } else {
-    parent_actor->add_child(actor, static_entry);
-  }
+  if (!(replaced && parent_actor->replace_child(actor))) parent_actor->add_child(actor, static_entry);
 }
 
 bool Runtime::put_actor(const std::shared_ptr<Actor>& actor) {

@@ -383,19 +383,29 @@ std::pair<int32_t, Bytes> Cluster::ask(const std::string& node, WireMessage& w, 
   return future.get();
 }
 
-std::optional<std::vector<Event>> Cluster::events_of(const std::string& id) {
-  std::optional<DirectoryEntry> home;
+std::optional<std::string> Cluster::other_home(const std::string& id) {
+  Attached attached(*this);
+  if (!attached) return std::nullopt;
   try {
-    home = lookup(id);
+    auto home = lookup(id);
+    if (home && home->node != config_.node_name) return home->node;
   } catch (const NatsError&) {
-    return std::nullopt;
   }
-  if (!home || home->node == config_.node_name) return std::nullopt;
+  return std::nullopt;
+}
+
+std::pair<int32_t, Bytes> Cluster::ask_home(const std::string& id, Control op, std::chrono::milliseconds timeout) {
+  auto node = other_home(id);
+  if (!node) return {abi::kENOTFOUND, {}};  // nowhere, or here: Runtime's own business
   WireMessage w;
   w.kind = WireKind::Control;
-  w.rc = static_cast<int32_t>(Control::Events);
+  w.rc = static_cast<int32_t>(op);
   w.to = id;
-  auto [rc, bytes] = ask(home->node, w, std::chrono::seconds(10));
+  return ask(*node, w, timeout);
+}
+
+std::optional<std::vector<Event>> Cluster::events_of(const std::string& id) {
+  auto [rc, bytes] = ask_home(id, Control::Events, std::chrono::seconds(10));
   if (rc != abi::kOk) return std::nullopt;
   const auto list = nlohmann::json::parse(bytes, nullptr, false);
   if (!list.is_array()) return std::nullopt;
@@ -421,19 +431,8 @@ void Cluster::control(const std::string& node, const std::string& id, Control op
 }
 
 int32_t Cluster::lifecycle(const std::string& id, Control op) {
-  std::optional<DirectoryEntry> home;
-  try {
-    home = lookup(id);
-  } catch (const NatsError&) {
-    return abi::kENOTFOUND;
-  }
-  if (!home || home->node == config_.node_name) return abi::kENOTFOUND;  // here: Runtime's own business
-  auto answer = std::make_shared<std::promise<int32_t>>();
-  auto future = answer->get_future();
-  control(home->node, id, op, 0, [answer](int32_t rc) { answer->set_value(rc); });
   // A stop waits for the actor's children and shutdown there (each bounded by its deadline).
-  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return abi::kETIMEOUT;
-  return future.get();
+  return ask_home(id, op, std::chrono::seconds(60)).first;
 }
 
 // The child's node: do what the parent's node asks, answer when it is done.

@@ -155,6 +155,10 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   int32_t send_to(const std::string& node, WireMessage& w, std::shared_ptr<ReplySlot> slot);
   // Sends w to node as a request and waits for the answer: {rc, bytes} (ETIMEOUT past timeout).
   std::pair<int32_t, Bytes> ask(const std::string& node, WireMessage& w, std::chrono::milliseconds timeout);
+  // The node that hosts `id` if it is another live one (nullopt: here, nowhere, or detached).
+  std::optional<std::string> other_home(const std::string& id);
+  // `op` for `id`, asked of the node that hosts it: ENOTFOUND if no other node does.
+  std::pair<int32_t, Bytes> ask_home(const std::string& id, Control op, std::chrono::milliseconds timeout);
   // A slot whose completion publishes the answer to a request that arrived from another node.
   std::shared_ptr<ReplySlot> answer_slot(const std::string& reply_to, uint64_t request_id,
                                          std::function<void(int32_t)> before = nullptr);

@@ -29,17 +29,11 @@ nlohmann::json event_json(const Event& e) {
 }  // namespace
 
 nlohmann::json actor_events(Runtime& runtime, const std::string& id, const EventQuery& query) {
-  std::vector<Event> history;
-  std::string source = "memory";
+  // An actor of another node: that node's memory (asked through the cluster).
   auto local = runtime.find(id);
-  if (!(local && local->module) && runtime.remote()) {
-    // An actor of another node: that node's memory (asked through the cluster).
-    if (auto remote = runtime.remote()->events_of(id)) {
-      history = std::move(*remote);
-      source = "node";
-    }
-  }
-  if (source == "memory") history = live_actor(runtime, id)->event_history();
+  std::optional<std::vector<Event>> remote;
+  if (!(local && local->module) && runtime.remote()) remote = runtime.remote()->events_of(id);
+  std::vector<Event> history = remote ? std::move(*remote) : live_actor(runtime, id)->event_history();
   std::vector<Event> picked;
   for (auto& e : history) {
     if (e.seq > query.since && (query.type.empty() || e.type == query.type)) picked.push_back(std::move(e));
@@ -47,7 +41,7 @@ nlohmann::json actor_events(Runtime& runtime, const std::string& id, const Event
   if (picked.size() > query.limit) picked.erase(picked.begin(), picked.end() - static_cast<ptrdiff_t>(query.limit));
   nlohmann::json events = nlohmann::json::array();
   for (const auto& e : picked) events.push_back(event_json(e));
-  return {{"actor", id}, {"source", source}, {"events", std::move(events)}};
+  return {{"actor", id}, {"source", remote ? "node" : "memory"}, {"events", std::move(events)}};
 }
 
 nlohmann::json verify_actor(Runtime& runtime, const std::string& id) {
