@@ -702,13 +702,14 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
   bool owned = true;
   if (scratch_->staged_state) {
     Bytes state = std::move(*scratch_->staged_state);
-    // Replicated to the cluster first, then journaled. The cluster decides whether this node still
-    // owns the actor (a node that lost it to another one releases no reply from it) and holds the
-    // copy another node resumes from; the local journal then records what this instance did,
-    // owned or not, so that the chain stays consistent with committed_ (verify, replay). Neither
-    // order releases a reply before both are done (each waits in its sync mode).
-    if (auto* remote = runtime_.remote()) owned = remote->committed(*this, state);
-    if (io_) io_->committed(state);  // in sync durability: once it is on disk
+    // Journaled, then replicated to the cluster. The journal records what this instance did, owned
+    // or not, so that the chain stays consistent with committed_ (verify, replay); the cluster
+    // keeps the state with the chain head of this commit (the token finds it) as the copy another
+    // node resumes from, and decides whether this node still owns the actor (a node that lost it
+    // to another one releases no reply from it). No reply is released before both are done (each
+    // waits in its sync mode).
+    const uint64_t chain_token = io_ ? io_->committed(state) : 0;  // sync durability: on disk now
+    if (auto* remote = runtime_.remote()) owned = remote->committed(*this, state, chain_token);
     std::lock_guard lock(mutex_);
     committed_ = std::move(state);
   }

@@ -50,7 +50,8 @@ class RemoteNodes {
   virtual void unregistered(const std::string& id) = 0;  // stopped for good
   // After each commit (the handler succeeded), before its reply is released. Returns false if
   // the actor is no longer this node's (another node took it over): the reply is withheld.
-  virtual bool committed(Actor& actor, const Bytes& state) = 0;
+  // `chain_token`: what the actor's journal returned for this commit (its chain head, 0: none).
+  virtual bool committed(Actor& actor, const Bytes& state, uint64_t chain_token) = 0;
   // The runtime is going away (its actors have stopped): stop calling into it.
   virtual void detach() = 0;
 };

@@ -229,8 +229,10 @@ std::string Runtime::spawn_with_id(const std::string& id, const Manifest& manife
 }
 
 std::shared_ptr<Actor> Runtime::adopt(const std::string& id, const Manifest& manifest, Bytes state,
-                                      const std::string& parent, std::optional<size_t> static_entry) {
+                                      const std::string& parent, std::optional<size_t> static_entry,
+                                      const Provenance& from) {
   auto actor = std::make_shared<Actor>(*this, id, manifest, parent, load_module(manifest), std::move(state));
+  if (store_) persist_created(*actor, &from);
   add_actor(actor, static_entry);  // status Starting; takes the place of a proxy of it, if there was one
   record(*actor, "adopted", fmt::format("{} state bytes", actor->committed_state().size()));
   return actor;

@@ -100,9 +100,15 @@ class Runtime {
   // Recreates an actor that another node hosted (same id, its committed state) under `parent`
   // ("" = the runtime); the cluster has already claimed it. It waits, as a terminated child
   // does, for a restart: its adopted parent's, or the one that report_failed leads to.
-  // `static_entry`: the parent's [[children]] entry it was started for (see spawn_from).
+  // `static_entry`: the parent's [[children]] entry it was started for (see spawn_from). With a
+  // store, its chain here continues from `chain_head`, where it ended on node `from_node`.
+  struct Provenance {
+    std::optional<state::ChainHead> chain_head;
+    std::string from_node;
+  };
   std::shared_ptr<Actor> adopt(const std::string& id, const Manifest& manifest, Bytes state,
-                               const std::string& parent, std::optional<size_t> static_entry = std::nullopt);
+                               const std::string& parent, std::optional<size_t> static_entry = std::nullopt,
+                               const Provenance& from = {});
   // Marks a (not running) actor failed and tells its parent, whose supervision decides.
   void report_failed(const std::string& id, const Failure& failure);
   // Supervision across nodes. A proxy stands here for a child that `home` runs (Actor::home).
@@ -214,8 +220,9 @@ class Runtime {
   void escalate(Actor& parent, const std::string& why);
   bool in_parents_turn(const std::string& id, void (Runtime::*step)(Actor& parent, const std::string& id));
   Bytes initial_state(const Manifest& manifest, std::optional<Bytes> init_state);
-  // Durable-state hooks (runtime_durable.cpp): a new actor's row, journal and "created" event.
-  void persist_created(Actor& actor);
+  // Durable-state hooks (runtime_durable.cpp): a new actor's row, journal and "created" event
+  // (for an adopted one, after the "continued" event that links to its chain elsewhere).
+  void persist_created(Actor& actor, const Provenance* adopted = nullptr);
   UpgradeResult upgrade_in_turn(Actor& actor, const Manifest& next, std::shared_ptr<engine::Module> module);
   std::shared_ptr<engine::Module> load_module_bytes(std::span<const uint8_t> bytes, const Manifest& manifest,
                                                     const std::string& label);

@@ -57,7 +57,9 @@ std::string draw_live_tree(const Runtime& runtime, bool color) {
 // manifest then names, by its `name`, the top-level actor that --send / --request go to; if none
 // has that name, the manifest is spawned beside the recovered ones.
 std::string recover_or_spawn(Runtime& runtime, const Manifest& manifest, const RunOptions& o) {
-  const auto recovered = runtime.recover();
+  // In a cluster the states are in JetStream and the cluster takes back what the directory says
+  // this node hosts; the data dir keeps this node's event chains (docs/cluster.md).
+  const auto recovered = o.cluster.nats_url.empty() ? runtime.recover() : std::vector<std::string>{};
   if (!recovered.empty()) {
     fmt::print(stderr, "recovered {} top-level actor(s) from {}\n", recovered.size(), o.data_dir);
   }
@@ -234,15 +236,13 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--sync-state", opts->sync_state, "Cluster: release a reply only once the state is in JetStream");
   cmd->add_option("--data", opts->data_dir,
                   "Data dir: state and the event chain are stored there, and a tree stored there is "
-                  "brought back instead of spawning anew (docs/state.md)");
+                  "brought back instead of spawning anew (docs/state.md). With --cluster: this node's "
+                  "event chains (states live in JetStream, with each chain's head)");
   cmd->add_option("--durability", opts->durability, "With --data: sync (every commit on disk before the "
                   "actor goes on) or group (default: written every --group-commit-ms)")
       ->check(CLI::IsMember({"sync", "group"}));
   cmd->add_option("--group-commit-ms", opts->group_commit_ms, "With --durability group: how often (default 5)");
   cmd->add_flag("--no-chain", opts->no_chain, "With --data: store states only, no event chain");
-  // Not yet together: a tree recovered from --data is not claimed in the cluster's directory
-  // (Runtime::recover registers it locally only), and the cluster takes its actors back itself.
-  cmd->get_option("--data")->excludes("--cluster");
   cmd->add_flag("--json", opts->json, "One JSON object per line instead of a readable log");
   cmd->add_flag("--quiet", opts->quiet, "Print only replies and failures");
   cmd->callback([cmd, opts] { set_exit_code(run(*cmd, *opts)); });

@@ -69,10 +69,15 @@ int serve(const ServerOptions& o) {
   auto hub = std::make_shared<server::EventHub>();
   RuntimeConfig config;
   config.workers = o.workers;
-  // In a cluster the committed states are in JetStream: the data dir keeps the token only (a
-  // store there would bring back, on a restart, actors that the cluster has given to other nodes).
+  // In a cluster the committed states are in JetStream (with the head of each actor's chain);
+  // this node keeps the chains of the actors it hosts in a store of its own, which is never
+  // recovered from: the cluster takes back what its directory says this node hosts.
   const bool clustered = !o.cluster.nats_url.empty();
-  if (!clustered) config.data_dir = sc.data_dir;
+  if (!clustered) {
+    config.data_dir = sc.data_dir;
+  } else if (cluster::valid_node_name(o.cluster.node_name) && cluster::valid_node_name(o.cluster.cluster_name)) {
+    config.data_dir = sc.data_dir / fmt::format("node-{}-{}", o.cluster.cluster_name, o.cluster.node_name);
+  }
   config.hibernate_after = std::chrono::milliseconds(o.hibernate_after_ms);
   config.engine.tier = o.engine == "interp" ? engine::Tier::Interp : engine::Tier::Aot;
   config.engine.progress = [hub, last = std::make_shared<std::atomic<int>>(-1)](std::string_view what, double fraction) {
@@ -111,6 +116,7 @@ int serve(const ServerOptions& o) {
           ready["cluster"] = cluster->config().cluster_name;
           ready["node"] = cluster->config().node_name;
           ready["state"] = "jetstream";
+          ready["chain_dir"] = config.data_dir.string();
         }
         std::cout << ready.dump() << std::endl;
       } else {
@@ -119,9 +125,10 @@ int serve(const ServerOptions& o) {
         fmt::print("  dashboard  http://{}/?token={}\n", srv.address(), srv.token());
         fmt::print("  metrics    http://{}/metrics\n", srv.address());
         if (cluster) {
-          fmt::print("  cluster    {} at {} as node {}: actors' committed state is kept in JetStream, not in {}\n",
+          fmt::print("  cluster    {} at {} as node {}: actors' committed state is kept in JetStream; "
+                     "their event chains in {}\n",
                      cluster->config().cluster_name, cluster->config().nats_url, cluster->config().node_name,
-                     sc.data_dir.string());
+                     config.data_dir.string());
         }
         std::cout.flush();
       }
@@ -130,8 +137,8 @@ int serve(const ServerOptions& o) {
     // --start manifest whose top-level actor came back is not started a second time.
     std::set<std::string> recovered_names;
     try {
-      // (A clustered runtime has no store: nothing to recover here; the cluster takes back what
-      // the directory says this node hosted.)
+      // (A clustered runtime's store holds chains only: nothing to recover here; the cluster
+      // takes back what the directory says this node hosted.)
       for (const auto& id : clustered ? std::vector<std::string>{} : runtime.recover()) {
         if (auto actor = runtime.find(id)) recovered_names.insert(actor->manifest().name);
         std::lock_guard lock(print_mutex);
@@ -206,7 +213,8 @@ void add_server_command(CLI::App& app) {
       ->capture_default_str();
   o->cluster.nats_url.clear();  // no --cluster, no cluster
   cmd->add_option("--cluster", o->cluster.nats_url, "Join the cluster at this NATS url (nats://HOST:PORT); the "
-                                                    "actors' committed state then lives in JetStream, not in --data");
+                                                    "actors' committed state then lives in JetStream, and --data "
+                                                    "keeps this node's event chains");
   cmd->add_option("--node", o->cluster.node_name, "This node's name in the cluster")->needs("--cluster");
   cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "Cluster heartbeat period (a node silent for 4 is down)")
       ->needs("--cluster");

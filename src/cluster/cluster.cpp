@@ -39,12 +39,6 @@ std::optional<MessageKind> message_kind(WireKind k) {
   }
 }
 
-bool valid_name(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
-
 std::string entry_json(const DirectoryEntry& e) {
   nlohmann::json j{{"node", e.node},         {"parent", e.parent},   {"name", e.name},
                    {"manifest", e.manifest}, {"restart", e.restart}, {"seq", e.seq}};
@@ -75,6 +69,12 @@ uint64_t now_ns() {
 }
 
 }  // namespace
+
+bool valid_node_name(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
 
 // ---- joining and leaving ---------------------------------------------------------------------
 
@@ -118,10 +118,10 @@ ClusterView Cluster::observe(const std::string& nats_url, const std::string& clu
 }
 
 std::shared_ptr<Cluster> Cluster::join(Runtime& runtime, ClusterConfig config) {
-  if (!valid_name(config.node_name)) {
+  if (!valid_node_name(config.node_name)) {
     throw std::invalid_argument(fmt::format("node name '{}': use letters, digits, '_' and '-'", config.node_name));
   }
-  if (!valid_name(config.cluster_name)) {
+  if (!valid_node_name(config.cluster_name)) {
     throw std::invalid_argument(fmt::format("cluster name '{}': use letters, digits, '_' and '-'", config.cluster_name));
   }
   auto cluster = std::shared_ptr<Cluster>(new Cluster(runtime, std::move(config)));
@@ -603,7 +603,7 @@ void Cluster::registered(Actor& actor, std::optional<size_t> static_entry) {
     auto& slot = dir_[actor.id];
     if (slot.revision < e.revision) slot = e;
   }
-  const uint64_t state_rev = states_->put(actor.id, actor.committed_state());
+  const uint64_t state_rev = states_->put(actor.id, encode(ReplicatedState{actor.committed_state(), {}}));
   std::lock_guard lock(state_mutex_);
   state_rev_[actor.id] = state_rev;
 }
@@ -652,16 +652,19 @@ std::map<std::string, std::vector<std::string>> Cluster::placement() const {
 
 // ---- state replication -----------------------------------------------------------------------
 
-bool Cluster::committed(Actor& actor, const Bytes& state) {
-  if (config_.durability == Durability::Sync) return write_state(actor.id, state);
+bool Cluster::committed(Actor& actor, const Bytes& state, uint64_t chain_token) {
+  if (config_.durability == Durability::Sync) {
+    auto head = chain_token ? actor.io()->commit_head(chain_token) : std::nullopt;
+    return write_state(actor.id, encode(ReplicatedState{state, head}));
+  }
   std::lock_guard lock(state_mutex_);
   if (disowned_.count(actor.id)) return false;
-  dirty_[actor.id] = state;
+  dirty_[actor.id] = Dirty{state, chain_token, actor.io()};
   state_cv_.notify_all();
   return true;
 }
 
-bool Cluster::write_state(const std::string& id, const Bytes& state) {
+bool Cluster::write_state(const std::string& id, const Bytes& value) {
   for (int attempt = 0; !detached_.load(); ++attempt) {
     uint64_t last = 0;
     {
@@ -672,7 +675,7 @@ bool Cluster::write_state(const std::string& id, const Bytes& state) {
       last = it->second;
     }
     try {
-      auto rev = states_->update(id, state, last);
+      auto rev = states_->update(id, value, last);
       if (!rev) {
         fence(id);
         return false;
@@ -691,14 +694,23 @@ bool Cluster::write_state(const std::string& id, const Bytes& state) {
 
 void Cluster::state_writer_loop() {
   while (!detached_.load()) {
-    std::map<std::string, Bytes> batch;
+    std::map<std::string, Dirty> batch;
     {
       std::unique_lock lock(state_mutex_);
       state_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return !dirty_.empty() || detached_.load(); });
       batch.swap(dirty_);
       writing_ = batch.size();
     }
-    for (const auto& [id, bytes] : batch) write_state(id, bytes);
+    for (auto& [id, d] : batch) {
+      std::optional<state::ChainHead> head;
+      if (d.chain_token) {
+        head = d.io->commit_head(d.chain_token);
+        // A later commit took its place in the journal: it is in dirty_ (or on its way), with
+        // its own head; this state without one would not be what the chain says.
+        if (!head) continue;
+      }
+      write_state(id, encode(ReplicatedState{std::move(d.state), head}));
+    }
     {
       std::lock_guard lock(state_mutex_);
       writing_ = 0;
@@ -951,8 +963,8 @@ void Cluster::adopt_trees(const std::string& dead, bool all) {
     }
     bool first = true;
     for (auto& [id, e] : tree) {
-      auto state = claim(id, e);
-      if (!state) {
+      auto replicated = claim(id, e);
+      if (!replicated) {
         if (first) break;  // another node won the tree
         continue;
       }
@@ -962,8 +974,8 @@ void Cluster::adopt_trees(const std::string& dead, bool all) {
         // Under its old parent it takes back its [[children]] entry (so that the parent's restart
         // restarts it rather than starting a second one); the runtime has no entries.
         const bool same_parent = id != top || parent == e.parent;
-        runtime_->adopt(id, manifest, std::move(*state), same_parent ? e.parent : parent,
-                        same_parent ? e.entry : std::nullopt);
+        runtime_->adopt(id, manifest, std::move(replicated->state), same_parent ? e.parent : parent,
+                        same_parent ? e.entry : std::nullopt, {replicated->head, dead});
       } catch (const std::exception& ex) {
         spdlog::warn("cluster {}: cannot recreate {} ({}): {}", config_.node_name, id, e.manifest, ex.what());
         unregistered(id);
@@ -977,7 +989,7 @@ void Cluster::adopt_trees(const std::string& dead, bool all) {
 
 // One revision-checked write makes `id` this node's; then the state is written back with its
 // own check, so a write from the old owner (still running somewhere) now fails and it lets go.
-std::optional<Bytes> Cluster::claim(const std::string& id, const DirectoryEntry& entry) {
+std::optional<ReplicatedState> Cluster::claim(const std::string& id, const DirectoryEntry& entry) {
   DirectoryEntry mine = entry;
   mine.node = config_.node_name;
   auto rev = directory_->update(id, entry_json(mine), entry.revision);
@@ -990,12 +1002,17 @@ std::optional<Bytes> Cluster::claim(const std::string& id, const DirectoryEntry&
   }
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto current = states_->get(id);
-    auto srev = states_->update(id, current ? current->value : Bytes(), current ? current->revision : 0);
+    const Bytes value = current ? current->value : encode(ReplicatedState{});
+    auto srev = states_->update(id, value, current ? current->revision : 0);
     if (srev) {
       std::lock_guard lock(state_mutex_);
       state_rev_[id] = *srev;
       disowned_.erase(id);
-      return current ? current->value : Bytes();
+      if (auto replicated = decode_state(value)) return replicated;
+      // Not Theater's layout (written by something else): kept whole as the state, no chain head.
+      spdlog::warn("cluster {}: the replicated state of {} is not in Theater's layout; taken as it is",
+                   config_.node_name, id);
+      return ReplicatedState{value, {}};
     }
   }
   return std::nullopt;

@@ -23,7 +23,7 @@
 //   theater.C.node.N.reply  answers to requests and channel opens made on N
 //   theater.C.hb            heartbeats (JSON: node, actors, load)
 // Buckets: theater_C_actors (id -> JSON {node, parent, name, manifest, restart, seq}) and
-//          theater_C_state (id -> committed state bytes).
+//          theater_C_state (id -> committed state and the chain head of that commit: wire.hpp).
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,6 +44,7 @@
 #include "actor/remote.hpp"
 #include "cluster/nats_transport.hpp"
 #include "cluster/wire.hpp"
+#include "state/io.hpp"
 
 namespace theater {
 class Runtime;
@@ -67,6 +68,9 @@ struct ClusterConfig {
   // libnats's flusher thread (more messages per write; more throughput for bursts of sends).
   bool send_asap = true;
 };
+
+// A node or cluster name: [A-Za-z0-9_-]+ (it goes into NATS subjects, bucket names and paths).
+bool valid_node_name(const std::string& s);
 
 struct NodeInfo {
   std::string name;
@@ -136,7 +140,7 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   std::optional<std::vector<Event>> events_of(const std::string& id) override;
   void registered(Actor& actor, std::optional<size_t> static_entry) override;
   void unregistered(const std::string& id) override;
-  bool committed(Actor& actor, const Bytes& state) override;
+  bool committed(Actor& actor, const Bytes& state, uint64_t chain_token) override;
   void detach() override;
   void control(const std::string& node, const std::string& id, Control op, uint32_t reason,
                std::function<void(int32_t rc)> done) override;
@@ -167,14 +171,15 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   void on_directory(const KvEntry& entry);
   void heartbeat_loop();
   void state_writer_loop();
-  // Writes `state` for `id` with the revision check; false if another node owns it now.
-  bool write_state(const std::string& id, const Bytes& state);
+  // Writes `value` (a ReplicatedState) for `id` with the revision check; false if another node
+  // owns it now.
+  bool write_state(const std::string& id, const Bytes& value);
   void fence(const std::string& id);  // another node owns `id`: drop our copy (control thread)
   void node_down(const std::string& node);
   void verify_ownership();  // fences each actor of ours that the directory gives to another node
   void adopt_trees(const std::string& dead, bool all);
   // Makes `id` this node's (revision-checked) and returns its last replicated state.
-  std::optional<Bytes> claim(const std::string& id, const DirectoryEntry& entry);
+  std::optional<ReplicatedState> claim(const std::string& id, const DirectoryEntry& entry);
   void post(std::function<void()> task);  // runs on the control thread, in order
   void control_loop();
   bool is_alive(const std::string& node) const;
@@ -227,7 +232,12 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   std::mutex state_mutex_;
   std::condition_variable state_cv_;
   std::unordered_map<std::string, uint64_t> state_rev_;  // our last write per actor
-  std::map<std::string, Bytes> dirty_;                   // async: latest unreplicated commits
+  struct Dirty {
+    Bytes state;
+    uint64_t chain_token = 0;       // its journal's token for the chain head (0: none)
+    state::ActorIo* io = nullptr;   // that journal (the store outlives this cluster's threads)
+  };
+  std::map<std::string, Dirty> dirty_;                   // async: latest unreplicated commits
   size_t writing_ = 0;                                   // writes in progress
   std::set<std::string> disowned_;                       // ours no more: skip their cleanup
 

@@ -90,4 +90,35 @@ std::optional<WireMessage> decode(std::string_view data) {
   return m;
 }
 
+std::string encode(const ReplicatedState& s) {
+  std::string out;
+  out.reserve(2 + (s.head ? 40 : 0) + s.state.size());
+  put_int<uint8_t>(out, kWireVersion);
+  put_int<uint8_t>(out, s.head ? 1 : 0);
+  if (s.head) {
+    put_int<uint64_t>(out, s.head->seq);
+    out.append(reinterpret_cast<const char*>(s.head->hash.data()), s.head->hash.size());
+  }
+  out.append(s.state);
+  return out;
+}
+
+std::optional<ReplicatedState> decode_state(std::string_view data) {
+  Reader r{data};
+  if (r.get_int<uint8_t>() != kWireVersion) return std::nullopt;
+  const uint8_t has_head = r.get_int<uint8_t>();
+  if (!r.ok || has_head > 1) return std::nullopt;
+  ReplicatedState s;
+  if (has_head) {
+    state::ChainHead head;
+    head.seq = r.get_int<uint64_t>();
+    if (!r.ok || data.size() - r.pos < head.hash.size()) return std::nullopt;
+    std::memcpy(head.hash.data(), data.data() + r.pos, head.hash.size());
+    r.pos += head.hash.size();
+    s.head = head;
+  }
+  s.state = std::string(data.substr(r.pos));
+  return s;
+}
+
 }  // namespace theater::cluster

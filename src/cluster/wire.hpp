@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "state/chain.hpp"
+
 namespace theater::cluster {
 
 inline constexpr uint8_t kWireVersion = 1;
@@ -47,5 +49,16 @@ struct WireMessage {
 std::string encode(const WireMessage& m);
 // nullopt if the bytes are not a complete message of a known version and kind.
 std::optional<WireMessage> decode(std::string_view data);
+
+// An actor's value in the state bucket: its committed state and the head of its event chain at
+// that commit (none when the node keeps no chain: no --data, or --no-chain).
+//
+//   u8 version (1)   u8 has_head   [u64 head seq   32 bytes head hash]   state (the rest)
+struct ReplicatedState {
+  std::string state;
+  std::optional<state::ChainHead> head;
+};
+std::string encode(const ReplicatedState& s);
+std::optional<ReplicatedState> decode_state(std::string_view data);
 
 }  // namespace theater::cluster

@@ -18,7 +18,7 @@ static_assert(kDomain.size() == 16);
 constexpr const char* kEventNames[] = {"?",        "created",  "init",    "received", "sent",
                                        "request",  "replied",  "host",    "committed", "failure",
                                        "restart",  "upgrade",  "rollback", "stop",     "call",
-                                       "note"};
+                                       "note",     "continued"};
 static_assert(std::size(kEventNames) == kLastEventType + 1);
 
 constexpr const char* kHostNames[] = {
@@ -316,10 +316,32 @@ std::vector<StoredEvent> decode_segment(std::string_view segment) {
 
 // ---- verification ----------------------------------------------------------------------------
 
+std::optional<ChainHead> continued_from(const StoredEvent& e, std::string* from_node) {
+  if (e.type != EventType::Continued) return std::nullopt;
+  try {
+    PayloadReader r(e.payload);
+    auto from = r.str();
+    ChainHead head;
+    head.seq = r.u64();
+    auto hash = parse_hex_hash(r.str());
+    if (!hash || head.seq >= e.seq) return std::nullopt;
+    head.hash = *hash;
+    if (from_node) *from_node = std::move(from);
+    return head;
+  } catch (const PayloadError&) {
+    return std::nullopt;
+  }
+}
+
 std::optional<BrokenLink> verify_chain(std::span<const StoredEvent> events) {
   Hash prev{};
   uint64_t expect = 1;
   for (const auto& e : events) {
+    if (auto head = continued_from(e); head && e.seq >= expect) {
+      // The actor came here from another node: its chain goes on from the head it names there.
+      prev = head->hash;
+      expect = e.seq;
+    }
     if (e.seq != expect) {
       return BrokenLink{expect, e.seq > expect
                                     ? fmt::format("event {} is missing (the next stored is {})", expect, e.seq)
@@ -406,6 +428,11 @@ nlohmann::json describe(const StoredEvent& e) {
         j["note"] = r.str();
         j["detail"] = r.str();
         break;
+      case EventType::Continued:
+        j["from_node"] = r.str();
+        j["prev_seq"] = r.u64();
+        j["prev_hash"] = r.str();
+        break;
     }
   } catch (const PayloadError& err) {
     j["payload_error"] = err.what();
@@ -478,6 +505,11 @@ std::string summary(const StoredEvent& e) {
       case EventType::Note: {
         auto type = r.str();
         return type + ": " + r.str();
+      }
+      case EventType::Continued: {
+        auto from = r.str();
+        const auto seq = r.u64();
+        return fmt::format("from node {}, after its event {} ({})", from, seq, r.str().substr(0, 16));
       }
     }
   } catch (const PayloadError& err) {

@@ -43,8 +43,9 @@ enum class EventType : uint8_t {
   Stop = 13,      // str how ("stopped" | "exited"), blob detail
   Call = 14,      // str export, blob a, blob b                (child_error, child_exit, down, shutdown)
   Note = 15,      // str type, str detail                      (hibernated, undeliverable, recovered ...)
+  Continued = 16, // str from_node, u64 prev_seq, str prev_hash (hex)   (a cluster moved the actor here)
 };
-inline constexpr int kLastEventType = 15;
+inline constexpr int kLastEventType = 16;
 const char* to_string(EventType t);
 std::optional<EventType> event_type_named(std::string_view name);
 
@@ -60,6 +61,14 @@ enum class HostCall : uint8_t {
 inline constexpr int kLastHostCall = 20;
 const char* to_string(HostCall c);
 EventType event_type_of(HostCall c);
+
+// Where an actor's chain ends: its last event's seq and hash. A cluster keeps the head of each
+// actor's last commit beside its state, so that the node that takes the actor over goes on from it.
+struct ChainHead {
+  uint64_t seq = 0;
+  Hash hash{};
+  bool operator==(const ChainHead&) const = default;
+};
 
 // An event as stored.
 struct StoredEvent {
@@ -146,12 +155,17 @@ struct HostRecord {
 HostRecord decode_host(std::string_view payload);
 
 // The first broken link of a chain, or nullopt if every event hashes to what is stored, links to
-// the one before it, and seq runs 1, 2, 3 ... without a gap.
+// the one before it, and seq runs 1, 2, 3 ... without a gap. The one gap allowed is at a
+// "continued" event: the actor came from another node, and the event links to the head it names
+// there (`continued_from`; check it against that node's store or the cluster's copy). Its seq is
+// past that head and past anything stored here before it (a branch the cluster did not keep).
 struct BrokenLink {
   uint64_t seq;        // the first event that does not check out
   std::string reason;  // what is wrong with it
 };
 std::optional<BrokenLink> verify_chain(std::span<const StoredEvent> events);
+// The head a "continued" event links to (nullopt: not one, or unreadable), and the node it names.
+std::optional<ChainHead> continued_from(const StoredEvent& e, std::string* from_node = nullptr);
 
 // The event with its payload decoded into named fields (bytes as text when printable, else hex).
 nlohmann::json describe(const StoredEvent& e);

@@ -87,6 +87,59 @@ TEST(Chain, VerifyNamesTheFirstBrokenLink) {
   EXPECT_EQ(verify_chain(retimed)->seq, 1u);
 }
 
+// A node that took an actor over goes on from the head where the chain ended elsewhere: the one
+// gap allowed is at a "continued" event, and that event must link to the head it names.
+TEST(Chain, AContinuedEventLinksToTheHeadItNames) {
+  const auto elsewhere = make_chain(5);  // on the node the actor came from
+  const ChainHead head{3, elsewhere[2].hash};  // the cluster replicated the commit at event 3
+  auto continued = [&](uint64_t seq, const ChainHead& h) {
+    StoredEvent e;
+    e.seq = seq;
+    e.time_ms = 1700000001000;
+    e.type = EventType::Continued;
+    PayloadWriter(e.payload).str("n1").u64(h.seq).str(hex(h.hash));
+    e.hash = event_hash(h.hash, e.seq, e.time_ms, e.type, e.payload);
+    return e;
+  };
+  auto then = [](std::vector<StoredEvent> chain) {
+    StoredEvent e;
+    e.seq = chain.back().seq + 1;
+    e.time_ms = 1700000002000;
+    e.type = EventType::Note;
+    PayloadWriter(e.payload).str("resumed").str("");
+    e.hash = event_hash(chain.back().hash, e.seq, e.time_ms, e.type, e.payload);
+    chain.push_back(e);
+    return chain;
+  };
+  // A fresh node: its chain starts at the continued event (seq 4).
+  auto here = then({continued(4, head)});
+  EXPECT_FALSE(verify_chain(here));
+  std::string from;
+  ASSERT_TRUE(continued_from(here[0], &from));
+  EXPECT_EQ(*continued_from(here[0]), head);
+  EXPECT_EQ(from, "n1");
+  EXPECT_FALSE(continued_from(here[1]));
+  // A node that had the actor before (events 1..5 of a branch the cluster did not keep): the
+  // continued event comes after them, at 6.
+  auto back = elsewhere;
+  back.push_back(continued(6, head));
+  EXPECT_FALSE(verify_chain(then(back)));
+  // Any other gap is still a missing event.
+  auto gap = make_chain(5);
+  gap.erase(gap.begin() + 3);
+  ASSERT_TRUE(verify_chain(gap));
+  EXPECT_EQ(verify_chain(gap)->seq, 4u);
+  // A continued event whose hash does not use the head it names is broken.
+  auto forged = continued(4, head);
+  forged.hash = event_hash(elsewhere[4].hash, forged.seq, forged.time_ms, forged.type, forged.payload);
+  ASSERT_TRUE(verify_chain(std::vector<StoredEvent>{forged}));
+  EXPECT_EQ(verify_chain(std::vector<StoredEvent>{forged})->seq, 4u);
+  // A head at or past the event itself is no link.
+  EXPECT_FALSE(continued_from(continued(3, head)));
+  EXPECT_EQ(describe(here[0])["from_node"], "n1");
+  EXPECT_EQ(describe(here[0])["prev_seq"], 3);
+}
+
 TEST(Chain, DescribeDecodesHostEvents) {
   StoredEvent e;
   e.seq = 1;

@@ -44,8 +44,11 @@ class ActorIo {
   virtual void invoking(std::string_view export_name, std::span<const uint64_t> args,
                         engine::Instance& instance) = 0;
   // A handler succeeded and its staged state becomes the committed one. In sync durability this
-  // returns once the commit is on disk.
-  virtual void committed(std::string_view state) = 0;
+  // returns once the commit is on disk. Returns a token for commit_head (0: no chain is kept).
+  virtual uint64_t committed(std::string_view state) = 0;
+  // The chain head of that commit (its "committed" event), once written: what a cluster keeps
+  // beside the state. nullopt: no chain, or a later commit took its place (wait for that one).
+  virtual std::optional<ChainHead> commit_head(uint64_t token) { return std::nullopt; }
   // A request handler succeeded with this reply (delivered right after).
   virtual void replied(std::string_view reply) = 0;
   // Runtime::record's lifecycle events: failed ("kind: message"), restarting, stopped, exited,

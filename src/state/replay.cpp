@@ -87,9 +87,9 @@ class Replayer final : public ActorIo {
     if (expect(EventType::Call, std::string(export_name))) ++pos_;
   }
 
-  void committed(std::string_view state) override {
+  uint64_t committed(std::string_view state) override {
     const StoredEvent* e = expect(EventType::Committed, fmt::format("a state commit ({} bytes)", state.size()));
-    if (!e) return;
+    if (!e) return 0;
     ++pos_;
     const Blob rec = PayloadReader(e->payload).blob();
     ++report_.commits_checked;
@@ -97,6 +97,7 @@ class Replayer final : public ActorIo {
       diverge(*e, fmt::format("recorded state sha256 {} ({} bytes), the replay committed {} ({} bytes)",
                               short_hash(rec.hash), rec.size, short_hash(sha256(state)), state.size()));
     }
+    return 0;
   }
 
   void replied(std::string_view reply) override {
@@ -383,6 +384,10 @@ void Replayer::step() {
       break;
     case EventType::Created:
       return diverge(e, "a second created event");
+    case EventType::Continued:
+      // What happened between here and this event happened on another node.
+      return unreplayable(e, "the actor comes back from another node here: the events in between are in that "
+                             "node's store");
     default:
       return diverge(e, fmt::format("recorded {} ({}), which the replay did not do", to_string(e.type), summary(e)));
   }

@@ -14,7 +14,7 @@ namespace {
 std::string module_ref(const engine::Module& m) { return "sha256:" + m.info().sha256; }
 }  // namespace
 
-void Runtime::persist_created(Actor& actor) {
+void Runtime::persist_created(Actor& actor, const Provenance* adopted) {
   state::ActorRecord row;
   row.id = actor.id;
   row.name = actor.manifest().name;
@@ -23,6 +23,7 @@ void Runtime::persist_created(Actor& actor) {
   row.module = module_ref(*actor.module);
   row.state = actor.committed_state();
   auto& journal = store_->journal(actor.id, actor.manifest().store_payloads, config_.chain);
+  if (adopted && adopted->chain_head) journal.continue_from(*adopted->chain_head, adopted->from_node);
   journal.created(row, row.state);
   store_->put_actor(std::move(row));
   actor.io_ = &journal;

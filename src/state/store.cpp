@@ -479,6 +479,9 @@ void Store::writer_loop() {
       }
     }
     lock.lock();
+    for (const Op& op : batch.ops) {
+      if (op.kind == Op::Event && op.type == EventType::Committed) op.journal->commit_durable_ = op.journal->commit_written_;
+    }
     durable_ = batch.ticket;
     durable_cv_.notify_all();
     batch.ops.clear();
@@ -517,7 +520,16 @@ void Store::write_batch(Batch& batch) {
             body = payload;
             if (!j.chain_) break;
           }
+          if (op.type == EventType::Continued) {
+            // Links to the head of the chain on the node the actor came from.
+            StoredEvent e;
+            e.seq = op.seq;
+            e.type = op.type;
+            e.payload = body;
+            if (auto from = continued_from(e)) j.head_ = from->hash;
+          }
           const Hash h = event_hash(j.head_, op.seq, op.time_ms, op.type, body);
+          if (op.type == EventType::Committed) j.commit_written_ = {op.seq, h};
           if (j.segment_.empty()) {
             touched.push_back(&j);
             j.segment_first_ = op.seq;
@@ -617,10 +629,35 @@ void Journal::invoking(std::string_view export_name, std::span<const uint64_t> a
   });
 }
 
-void Journal::committed(std::string_view state) {
+uint64_t Journal::committed(std::string_view state) {
   // The state goes into the queue as is: the writer hashes it and writes the actor's row.
-  const uint64_t ticket = store_.append(*this, EventType::Committed, [&](PayloadWriter& w) { w.raw(state); });
+  uint64_t seq = 0;
+  const uint64_t ticket = store_.append(*this, EventType::Committed, [&](PayloadWriter& w) {
+    w.raw(state);
+    seq = next_seq_ - 1;  // append has taken this event's seq (under the queue lock)
+  });
   if (store_.options().durability == Durability::Sync) store_.wait_durable(ticket);
+  return chain_ ? seq : 0;
+}
+
+std::optional<ChainHead> Journal::commit_head(uint64_t token) {
+  if (token == 0) return std::nullopt;
+  store_.wait_durable(store_.ticket());  // the commit was queued before: it is written now
+  std::lock_guard lock(store_.mutex_);
+  if (commit_durable_.seq != token) return std::nullopt;
+  return commit_durable_;
+}
+
+void Journal::continue_from(const ChainHead& head, std::string_view from_node) {
+  if (!chain_) return;
+  {
+    std::lock_guard lock(store_.mutex_);
+    // After the head, and after anything this store kept of the actor from an earlier stay here
+    // (a branch the cluster did not keep: the head is elsewhere now).
+    next_seq_ = std::max(next_seq_, head.seq + 1);
+  }
+  store_.append(*this, EventType::Continued,
+                [&](PayloadWriter& w) { w.str(from_node).u64(head.seq).str(hex(head.hash)); });
 }
 
 void Journal::replied(std::string_view reply) {

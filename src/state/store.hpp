@@ -87,7 +87,8 @@ class Journal final : public ActorIo {
   void received(const Message& m) override;
   void invoking(std::string_view export_name, std::span<const uint64_t> args,
                 engine::Instance& instance) override;
-  void committed(std::string_view state) override;
+  uint64_t committed(std::string_view state) override;
+  std::optional<ChainHead> commit_head(uint64_t token) override;
   void replied(std::string_view reply) override;
   void lifecycle(std::string_view type, std::string_view detail) override;
   void host(HostCall call, std::string_view key, std::string_view input,
@@ -98,6 +99,9 @@ class Journal final : public ActorIo {
   void upgrade(std::string_view from_module, std::string_view to_module, std::string_view manifest_json);
   void rollback(std::string_view reason);
   void note(std::string_view type, std::string_view detail);
+  // The actor comes from another node, whose chain of it ended at `head` (a cluster's takeover):
+  // the next event here is a "continued" one that links to that head.
+  void continue_from(const ChainHead& head, std::string_view from_node);
 
  private:
   friend class Store;
@@ -111,6 +115,9 @@ class Journal final : public ActorIo {
   uint64_t next_seq_ = 1;
   // Writer side.
   Hash head_{};
+  ChainHead commit_written_;  // the last "committed" event hashed (published below once durable)
+  // Under the store's queue lock: the last "committed" event that is on disk.
+  ChainHead commit_durable_;
   size_t last_state_op_ = SIZE_MAX;
   std::string segment_;  // this batch's events, written as one row
   uint64_t segment_first_ = 0, segment_last_ = 0;

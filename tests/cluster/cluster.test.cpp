@@ -38,6 +38,34 @@ TEST(ClusterWire, RoundTripsEveryFieldAndRefusesBrokenInput) {
   EXPECT_FALSE(cluster::decode(bytes + "x"));
 }
 
+TEST(ClusterWire, AReplicatedStateKeepsItsChainHeadAndRefusesBrokenInput) {
+  cluster::ReplicatedState s;
+  s.state = std::string("st\0ate", 6);
+  state::ChainHead head;
+  head.seq = 0x0102030405060708ULL;
+  for (size_t i = 0; i < head.hash.size(); ++i) head.hash[i] = static_cast<uint8_t>(i * 7);
+  s.head = head;
+  auto back = cluster::decode_state(cluster::encode(s));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->state, s.state);
+  ASSERT_TRUE(back->head);
+  EXPECT_EQ(*back->head, head);
+  // Without a head; and an empty state.
+  s.head.reset();
+  s.state.clear();
+  back = cluster::decode_state(cluster::encode(s));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->state, "");
+  EXPECT_FALSE(back->head);
+  // Cut inside the head, a flag that is neither 0 nor 1, another version: refused.
+  s.head = head;
+  const auto bytes = cluster::encode(s);
+  EXPECT_FALSE(cluster::decode_state(bytes.substr(0, 20)));
+  EXPECT_FALSE(cluster::decode_state(std::string("\x01\x02", 2)));
+  EXPECT_FALSE(cluster::decode_state(std::string("\x02\x00", 2)));
+  EXPECT_FALSE(cluster::decode_state(""));
+}
+
 TEST_F(ClusterTest, RequestAndSendReachAnActorOnAnotherNode) {
   auto& a = node("a");
   auto& b = node("b");

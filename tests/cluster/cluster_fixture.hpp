@@ -58,10 +58,13 @@ class ClusterTest : public ::testing::Test {
     c.missed_heartbeats = 4;
     return c;
   }
-  Node& node(const std::string& name, std::optional<cluster::ClusterConfig> c = std::nullopt) {
+  // data_dir: this node keeps its actors' event chains there (as `theater run --data`).
+  Node& node(const std::string& name, std::optional<cluster::ClusterConfig> c = std::nullopt,
+             const std::filesystem::path& data_dir = {}) {
     auto n = std::make_unique<Node>();
     RuntimeConfig rc;
     rc.workers = 2;
+    rc.data_dir = data_dir;
     n->runtime = std::make_unique<Runtime>(rc);
     auto* raw = n.get();
     n->runtime->observe([raw](const Event& e) {

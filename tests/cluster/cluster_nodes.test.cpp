@@ -10,6 +10,7 @@
 #include "base/process.hpp"
 
 #include "cluster_fixture.hpp"
+#include "state/store.hpp"
 
 namespace theater::test {
 
@@ -200,6 +201,70 @@ TEST_F(ClusterNodesTest, NatsRestartLosesNoCommittedState) {
   n1->signal(SIGKILL);
   ASSERT_TRUE(answer_within(*t.runtime, counter, "get", 10s, &got));
   EXPECT_EQ(got.reply, "4");
+}
+
+// With --data, each node keeps the event chains of the actors it hosts, and the state bucket keeps
+// each state with the chain head of its commit: the node that takes an actor over goes on from
+// that head, so the two nodes' stores make one chain.
+TEST_F(ClusterNodesTest, AnAdoptedActorsChainGoesOnFromTheHeadReplicatedWithItsState) {
+  const auto base = std::filesystem::temp_directory_path() / fmt::format("theater-chain-{}", ::getpid());
+  std::filesystem::remove_all(base);
+  const auto dir1 = base / "n1", dir_t = base / "t";
+  auto n1 = node_process("n1", "counter", {"--sync-state", "--data", dir1.string()});
+  const auto counter = started_id(*n1);
+  ASSERT_FALSE(counter.empty()) << n1->output();
+  auto& t = node("t", std::nullopt, dir_t);
+  ASSERT_EQ(t.runtime->request(counter, "add 3", 5s).reply, "3");
+  n1->signal(SIGKILL);
+  RequestResult got;
+  ASSERT_TRUE(answer_within(*t.runtime, counter, "get", 10s, &got));
+  EXPECT_EQ(got.reply, "3");
+  EXPECT_EQ(t.runtime->request(counter, "inc", 5s).reply, "4");
+  t.runtime->wait_durable();
+
+  // n1's chain ends (as far as the cluster knows) at the commit of "add 3"...
+  auto store1 = state::Store::open_read_only(dir1);
+  const auto events1 = store1->events(counter);
+  EXPECT_FALSE(store1->verify(counter)) << "n1's chain";
+  const state::StoredEvent* last_commit = nullptr;
+  for (const auto& e : events1) {
+    if (e.type == state::EventType::Committed) last_commit = &e;
+  }
+  ASSERT_TRUE(last_commit) << "n1 stored no commit";
+  // ... and t's chain of the actor begins with a "continued" event that links to it.
+  auto store_t = state::Store::open_read_only(dir_t);
+  const auto events_t = store_t->events(counter);
+  ASSERT_FALSE(events_t.empty());
+  std::string from;
+  const auto head = state::continued_from(events_t[0], &from);
+  ASSERT_TRUE(head) << state::to_string(events_t[0].type);
+  EXPECT_EQ(from, "n1");
+  EXPECT_EQ(head->seq, last_commit->seq);
+  EXPECT_EQ(head->hash, last_commit->hash);
+  EXPECT_GT(events_t[0].seq, head->seq);
+  EXPECT_EQ(events_t[0].hash, state::event_hash(last_commit->hash, events_t[0].seq, events_t[0].time_ms,
+                                                 events_t[0].type, events_t[0].payload));
+  const auto broken = store_t->verify(counter);
+  EXPECT_FALSE(broken) << broken->reason;
+  EXPECT_EQ(store_t->actor(counter)->state, "4");
+
+  // The state bucket now holds t's state with the head of t's last commit.
+  const state::StoredEvent* t_commit = nullptr;
+  for (const auto& e : events_t) {
+    if (e.type == state::EventType::Committed) t_commit = &e;
+  }
+  ASSERT_TRUE(t_commit);
+  cluster::NatsConnection conn({nats->url(), "test-reader"});
+  cluster::KvBucket states(conn, "theater_theater_state");
+  auto kv = states.get(counter);
+  ASSERT_TRUE(kv);
+  auto replicated = cluster::decode_state(kv->value);
+  ASSERT_TRUE(replicated);
+  EXPECT_EQ(replicated->state, "4");
+  ASSERT_TRUE(replicated->head);
+  EXPECT_EQ(replicated->head->seq, t_commit->seq);
+  EXPECT_EQ(replicated->head->hash, t_commit->hash);
+  std::filesystem::remove_all(base);
 }
 
 }  // namespace theater::test

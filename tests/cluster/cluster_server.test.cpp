@@ -4,12 +4,15 @@
 // does the same; the data dirs hold the token and no store; SIGTERM leaves the cluster cleanly.
 #include <signal.h>
 
+#include <set>
+
 #include <httplib.h>
 
 #include "base/files.hpp"
 #include "base/process.hpp"
 #include "cluster_fixture.hpp"
 #include "server/auth.hpp"
+#include "state/store.hpp"
 
 namespace theater::test {
 
@@ -173,12 +176,17 @@ TEST_F(ClusterServerTest, AnActorStartedThroughAOnBRunsOnBAndAnswersThroughA) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("no node 'Z'"), std::string::npos) << bad.output;
 
-  // In cluster mode the data dir keeps the token, not the actors' states.
+  // In cluster mode the data dir keeps the token and, in a store of the node's own, the event
+  // chains of the actors it hosts: B has the chain of the actor that runs there, A none of it.
   for (const auto* n : {&a, &b}) {
-    for (const auto& entry : std::filesystem::directory_iterator(n->data)) {
-      EXPECT_EQ(entry.path().filename(), std::string(server::kTokenFile)) << entry.path();
-    }
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(n->data)) names.insert(entry.path().filename());
+    EXPECT_EQ(names, (std::set<std::string>{std::string(server::kTokenFile), n == &a ? "node-theater-A" : "node-theater-B"}));
   }
+  auto chains_b = state::Store::open_read_only(b.data / "node-theater-B");
+  EXPECT_FALSE(chains_b->events(id).empty());
+  EXPECT_FALSE(chains_b->verify(id));
+  EXPECT_TRUE(state::Store::open_read_only(a.data / "node-theater-A")->events(id).empty());
 
   auto [ss, stopped] = a.call("POST", "/v1/actors/" + id + "/stop");
   EXPECT_EQ(ss, 200) << stopped.dump();
