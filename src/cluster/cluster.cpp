@@ -552,6 +552,8 @@ std::optional<DirectoryEntry> Cluster::lookup(const std::string& id) {
     std::shared_lock lock(dir_mutex_);
     if (auto it = dir_.find(id); it != dir_.end()) return it->second;
   }
+  Attached attached(*this);
+  if (!attached) return std::nullopt;  // left the cluster: the bucket is gone, the mirror is all we know
   auto kv = directory_->get(id);
   if (!kv) return std::nullopt;
   auto e = parse_entry(*kv);

@@ -101,6 +101,9 @@ TEST_F(ClusterTest, ANodeThatLeftStopsItsActorsAndSpawnsNoMore) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("has left the cluster"), std::string::npos) << e.what();
   }
+  // An id it has never heard of is not looked up in a bucket it no longer has.
+  EXPECT_FALSE(a.cluster->lookup("nobody-000000000000"));
+  EXPECT_EQ(a.runtime->send("nobody-000000000000", "hi"), abi::kENOTFOUND);
 }
 
 // Runtime::stop/restart from any node: the node that hosts the actor does it.
