@@ -102,7 +102,8 @@ struct Node {
   std::unique_ptr<Runtime> runtime;
 };
 
-Node join(const std::string& url, const std::string& name, bool send_asap, const std::string& cluster_name) {
+Node join(const std::string& url, const std::string& name, bool send_asap, const std::string& cluster_name,
+          bool run_on_arrival = true) {
   Node n;
   RuntimeConfig rc;
   rc.workers = 1;
@@ -112,6 +113,7 @@ Node join(const std::string& url, const std::string& name, bool send_asap, const
   cc.node_name = name;
   cc.cluster_name = cluster_name;
   cc.send_asap = send_asap;
+  cc.run_on_arrival = run_on_arrival;
   n.cluster = cluster::Cluster::join(*n.runtime, cc);
   return n;
 }
@@ -122,10 +124,11 @@ struct TheaterNumbers {
   double round_trip_us = 0, sends_per_s = 0;
 };
 
-TheaterNumbers theater_numbers(const std::string& url, int round_trips, int sends, bool send_asap) {
-  const std::string cluster_name = send_asap ? "asap" : "buffered";
-  auto a = join(url, "a", send_asap, cluster_name);
-  auto b = join(url, "b", send_asap, cluster_name);
+TheaterNumbers theater_numbers(const std::string& url, int round_trips, int sends, bool send_asap,
+                               bool run_on_arrival = true) {
+  const std::string cluster_name = !run_on_arrival ? "handoff" : send_asap ? "asap" : "buffered";
+  auto a = join(url, "a", send_asap, cluster_name, run_on_arrival);
+  auto b = join(url, "b", send_asap, cluster_name, run_on_arrival);
   TheaterNumbers out;
   auto seq = examples("sequencer");
   const auto asker = a.runtime->spawn(seq);
@@ -187,6 +190,7 @@ int main(int argc, char** argv) {
     const double raw_rate = raw_throughput(url, sends);
     const auto asap = theater_numbers(url, round_trips, sends, true);
     const auto buffered = theater_numbers(url, round_trips, sends, false);
+    const auto handoff = theater_numbers(url, round_trips, sends, true, false);
     const double failover = failover_ms(url);
     auto pct = [](double theater, double raw) { return fmt::format("{:+.0f}%", (theater / raw - 1) * 100); };
     fmt::print("cluster benchmark: two nodes, one nats-server on loopback, {} round trips, {} sends\n\n",
@@ -196,13 +200,16 @@ int main(int argc, char** argv) {
                asap.round_trip_us, pct(asap.round_trip_us, raw_rtt));
     fmt::print("{:<44} {:>11.1f} us {:>11.1f} us {:>9}\n", "request round trip (send_asap = false)", raw_rtt,
                buffered.round_trip_us, pct(buffered.round_trip_us, raw_rtt));
+    fmt::print("{:<44} {:>11.1f} us {:>11.1f} us {:>9}\n", "request round trip (run_on_arrival = false)", raw_rtt,
+               handoff.round_trip_us, pct(handoff.round_trip_us, raw_rtt));
     fmt::print("{:<44} {:>9.0f} msg/s {:>9.0f} msg/s {:>9}\n", "send throughput, in order (send_asap)", raw_rate,
                asap.sends_per_s, pct(asap.sends_per_s, raw_rate));
     fmt::print("{:<44} {:>9.0f} msg/s {:>9.0f} msg/s {:>9}\n", "send throughput, in order (send_asap = false)",
                raw_rate, buffered.sends_per_s, pct(buffered.sends_per_s, raw_rate));
     fmt::print("{:<44} {:>14} {:>11.0f} ms\n", "failover: kill -9 -> answer (hb 250 ms x 4)", "", failover);
     fmt::print("\nraw: natsConnection_Request to a send-asap replier; natsConnection_Publish to one subscriber.\n"
-               "Theater: actor -> actor on another node (request to echo; a burst checked for order).\n");
+               "Theater: actor -> actor on another node (request to echo; a burst checked for order).\n"
+               "run_on_arrival = false: a message from another node is handed to a worker thread.\n");
   } catch (const std::exception& e) {
     fmt::print(stderr, "cluster bench: {}\n", e.what());
     return 1;

@@ -293,6 +293,8 @@ void Cluster::on_message(std::string_view data) {
     runtime_->add_channel({w->channel, m.from.str(), w->to, false});
   }
   if (w->kind == WireKind::ChannelClose) runtime_->set_channel_open(w->channel, false);
+  std::optional<Scheduler::RunHere> here;
+  if (config_.run_on_arrival) here.emplace(runtime_->scheduler());  // the receiver's turn runs on this thread
   const int32_t rc = runtime_->deliver_local(w->to, std::move(m));
   if (rc == abi::kOk) return;
   if (slot) {
@@ -313,6 +315,9 @@ void Cluster::on_reply(std::string_view data) {
     slot = std::move(it->second.slot);
     pending_.erase(it);
   }
+  // The waiting actor goes on on this thread (the answer's last hop then wakes no worker).
+  std::optional<Scheduler::RunHere> here;
+  if (config_.run_on_arrival) here.emplace(runtime_->scheduler());
   slot->complete(w->rc, std::move(w->bytes));
 }
 

@@ -67,6 +67,11 @@ struct ClusterConfig {
   // Actor messages are written to the socket at once (lowest latency) rather than gathered by
   // libnats's flusher thread (more messages per write; more throughput for bursts of sends).
   bool send_asap = true;
+  // A message or answer from another node is handled on the NATS thread that received it (one
+  // turn of its actor), instead of being handed to a worker that may be parked: one thread
+  // hand-off less per hop (Scheduler::RunHere). Messages behind it on that subscription wait for
+  // that turn (at most a time slice).
+  bool run_on_arrival = true;
 };
 
 // A node or cluster name: [A-Za-z0-9_-]+ (it goes into NATS subjects, bucket names and paths).

@@ -15,6 +15,12 @@ struct CurrentWorker {
 };
 thread_local CurrentWorker t_current;
 thread_local int64_t t_turn_started_ns = 0;
+// A RunHere on this thread: its scheduler, and the task it keeps to run here.
+struct RunHereSlot {
+  const Scheduler* scheduler = nullptr;
+  std::shared_ptr<Task> task;
+};
+thread_local RunHereSlot t_run_here;
 
 // A worker takes its `next` task at most this many times in a row before looking at its queue,
 // so that two actors messaging each other cannot starve the rest.
@@ -55,6 +61,10 @@ void Scheduler::schedule(const std::shared_ptr<Task>& task) {
 
 void Scheduler::enqueue(TaskPtr task) {
   if (stopping_.load(std::memory_order_relaxed)) return;
+  if (t_run_here.scheduler == this && !t_run_here.task) {
+    t_run_here.task = std::move(task);  // RunHere runs it on this thread
+    return;
+  }
   if (t_current.scheduler == this) {
     // An actor woke another: run it next on this warm core.
     auto& self = *static_cast<Worker*>(t_current.worker);
@@ -107,6 +117,40 @@ void Scheduler::run(Worker& self, TaskPtr task, int64_t started) {
   // A task with work left (its budget ran out, or it was preempted) goes to the back of the queue,
   // behind the others, not into `next`.
   if (task->has_work() && !task->queued_.exchange(true)) push_local(self, std::move(task));
+}
+
+Scheduler::RunHere::RunHere(Scheduler& scheduler)
+    : scheduler_(scheduler), active_(t_current.scheduler == nullptr && t_run_here.scheduler == nullptr) {
+  if (active_) t_run_here.scheduler = &scheduler;
+}
+
+void Scheduler::RunHere::run() {
+  if (!active_) return;
+  active_ = false;
+  t_run_here.scheduler = nullptr;
+  if (auto task = std::move(t_run_here.task)) scheduler_.run_hosted(std::move(task));
+}
+
+void Scheduler::run_hosted(TaskPtr task) {
+  // This thread acts as a worker for one turn. Its own `next` and queue are seen by nobody else,
+  // so what the turn schedules is handed to the workers right after it.
+  static thread_local Worker guest;
+  hosted_turns_.fetch_add(1, std::memory_order_relaxed);
+  t_current = {this, &guest, static_cast<unsigned>(workers_.size())};
+  t_turn_started_ns = now_ns();
+  task->run_turn();
+  t_turn_started_ns = 0;
+  t_current = {};
+  task->queued_.store(false);
+  std::vector<TaskPtr> handoff;
+  {
+    std::lock_guard lock(guest.mutex);
+    if (guest.next) handoff.push_back(std::move(guest.next));
+    for (auto& t : guest.queue) handoff.push_back(std::move(t));
+    guest.queue.clear();
+  }
+  if (task->has_work() && !task->queued_.exchange(true)) handoff.push_back(std::move(task));
+  for (auto& t : handoff) enqueue(std::move(t));  // not a worker here: to the injection queue
 }
 
 Scheduler::TaskPtr Scheduler::pop_injected() {
@@ -231,6 +275,8 @@ Scheduler::Stats Scheduler::stats() const {
     s.steals += w->steals.load(std::memory_order_relaxed);
     s.parks += w->parks.load(std::memory_order_relaxed);
   }
+  s.hosted_turns = hosted_turns_.load(std::memory_order_relaxed);
+  s.turns += s.hosted_turns;
   return s;
 }
 

@@ -62,8 +62,26 @@ class Scheduler {
   // Elsewhere: now.
   static Clock::time_point turn_started();
 
+  // For a thread that is not a worker and delivers messages from elsewhere (a cluster node's NATS
+  // thread): while a RunHere lives, the first task this thread schedules is kept instead of
+  // queued, and run() (or the destructor) runs that task's turn here, on this thread. That saves
+  // the hand-off to a worker, which may be parked, on the path of a request from another node.
+  // What the turn schedules, and the task itself if it has work left, then go to the workers.
+  class RunHere {
+   public:
+    explicit RunHere(Scheduler& scheduler);
+    ~RunHere() { run(); }
+    RunHere(const RunHere&) = delete;
+    void run();
+
+   private:
+    Scheduler& scheduler_;
+    bool active_;
+  };
+
   struct Stats {
     uint64_t turns = 0, steals = 0, parks = 0;
+    uint64_t hosted_turns = 0;  // turns run on a RunHere thread (also counted in turns)
   };
   Stats stats() const;
 
@@ -90,6 +108,7 @@ class Scheduler {
   void push_local(Worker& self, TaskPtr task);
   void wake_one();
   void run(Worker& self, TaskPtr task, int64_t started_ns);
+  void run_hosted(TaskPtr task);  // RunHere's turn
   void timer_loop();
 
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -102,6 +121,7 @@ class Scheduler {
   std::mutex park_mutex_;
   std::condition_variable park_cv_;
   std::atomic<unsigned> parked_{0};
+  std::atomic<uint64_t> hosted_turns_{0};
 
   std::mutex timer_mutex_;
   std::condition_variable timer_cv_;

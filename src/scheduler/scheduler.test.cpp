@@ -224,3 +224,93 @@ TEST(Mailbox, DrainTakesEverythingAndTheMailboxStaysUsable) {
 }
 
 }  // namespace theater
+
+namespace theater {
+
+namespace {
+// A task whose turn runs a function (once per schedule), recording the thread.
+class CallbackTask : public Task {
+ public:
+  explicit CallbackTask(std::function<void()> fn = {}) : fn_(std::move(fn)) {}
+  void run_turn() override {
+    thread = std::this_thread::get_id();
+    if (fn_) fn_();
+    turns.fetch_add(1);
+  }
+  bool has_work() const override { return false; }
+  std::atomic<int> turns{0};
+  std::atomic<std::thread::id> thread{};
+
+ private:
+  std::function<void()> fn_;
+};
+}  // namespace
+
+// A RunHere on a thread that is not a worker (a cluster node's NATS thread) runs the turn of the
+// first task scheduled in its scope on this thread, at run(); the rest goes to the workers.
+TEST(SchedulerRunHere, TheFirstTaskScheduledRunsOnThisThreadTheRestOnWorkers) {
+  Scheduler s(1);
+  auto first = std::make_shared<CountingTask>();
+  auto second = std::make_shared<CountingTask>();
+  {
+    Scheduler::RunHere here(s);
+    first->pending.store(3);
+    s.schedule(first);
+    second->pending.store(3);
+    s.schedule(second);
+    EXPECT_EQ(first->done.load(), 0) << "kept until run()";
+    here.run();
+    EXPECT_EQ(first->done.load(), 3) << "its turn ran during run()";
+  }
+  EXPECT_EQ(first->threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  wait_until([&] { return second->done.load() == 3; });
+  ASSERT_EQ(second->done.load(), 3);
+  EXPECT_EQ(second->threads.count(std::this_thread::get_id()), 0u) << "the second went to a worker";
+  EXPECT_EQ(s.stats().hosted_turns, 1u);
+}
+
+// What is left after the hosted turn (its budget ran out) and what that turn scheduled go to the
+// workers; nothing stays with the thread.
+TEST(SchedulerRunHere, WorkLeftAndWorkItSchedulesGoToTheWorkers) {
+  Scheduler s(2);
+  auto woken = std::make_shared<CallbackTask>();
+  auto busy = std::make_shared<CountingTask>();
+  auto waker = std::make_shared<CallbackTask>([&] { s.schedule(woken); });
+  busy->pending.store(20);  // a turn does 8
+  {
+    Scheduler::RunHere here(s);
+    s.schedule(busy);
+  }  // the destructor runs it
+  EXPECT_EQ(busy->done.load(), 8);
+  {
+    Scheduler::RunHere here(s);
+    s.schedule(waker);
+  }
+  EXPECT_EQ(waker->turns.load(), 1);
+  EXPECT_EQ(waker->thread.load(), std::this_thread::get_id());
+  wait_until([&] { return busy->done.load() == 20 && woken->turns.load() == 1; });
+  EXPECT_EQ(busy->done.load(), 20);
+  ASSERT_EQ(woken->turns.load(), 1);
+  EXPECT_NE(woken->thread.load(), std::this_thread::get_id());
+}
+
+// On a worker a RunHere does nothing: tasks are scheduled as usual (a turn never runs another
+// turn inside itself).
+TEST(SchedulerRunHere, OnAWorkerItKeepsNothing) {
+  Scheduler s(1);
+  auto inner = std::make_shared<CallbackTask>();
+  std::atomic<int> inner_turns_at_run{-1};
+  auto outer = std::make_shared<CallbackTask>([&] {
+    Scheduler::RunHere here(s);
+    s.schedule(inner);
+    here.run();
+    inner_turns_at_run = inner->turns.load();
+  });
+  s.schedule(outer);
+  wait_until([&] { return inner->turns.load() == 1; });
+  EXPECT_EQ(inner->turns.load(), 1);
+  EXPECT_EQ(inner_turns_at_run.load(), 0);
+  EXPECT_EQ(s.stats().hosted_turns, 0u);
+}
+
+}  // namespace theater
