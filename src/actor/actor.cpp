@@ -163,6 +163,7 @@ void Actor::run_turn() {
   }
   turn_started_ = Scheduler::turn_started();
   fiber_->resume();
+  if (auto* remote = runtime_.remote()) remote->turn_ended();
   if (fiber_->finished()) {
     fiber_alive_.store(false);
     Fiber::recycle(std::move(fiber_));

@@ -54,6 +54,9 @@ class RemoteNodes {
   virtual bool committed(Actor& actor, const Bytes& state, uint64_t chain_token) = 0;
   // The runtime is going away (its actors have stopped): stop calling into it.
   virtual void detach() = 0;
+  // An actor's turn on this thread has ended (or it waits): messages it sent to other nodes,
+  // gathered during the turn, go out now.
+  virtual void turn_ended() {}
 };
 
 }  // namespace theater

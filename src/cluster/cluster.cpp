@@ -62,6 +62,22 @@ std::optional<DirectoryEntry> parse_entry(const KvEntry& kv) {
   return e;
 }
 
+// The actor messages sent to other nodes during the current actor turn on this thread, per
+// node: published as one NATS message each when the turn ends (Cluster::turn_ended).
+struct GatheredSends {
+  struct ForNode {
+    std::string node;
+    std::string single;  // the first message, as it is
+    std::string batch;   // from the second on: all of them, framed (wire.hpp)
+    size_t bytes() const { return single.size() + batch.size(); }
+  };
+  const void* owner = nullptr;  // the Cluster they are for
+  std::vector<ForNode> nodes;
+};
+thread_local GatheredSends t_gathered;
+// A batch is published once it holds this much (a NATS message may hold 1 MiB by default).
+constexpr size_t kBatchBytes = 64 * 1024;
+
 uint64_t now_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -239,7 +255,15 @@ int32_t Cluster::send_to(const std::string& node, WireMessage& w, std::shared_pt
     pending_[w.request_id] = {slot, node};
   }
   const size_t size = w.bytes.size();
-  bool sent = conn_->publish(node_subject(node, "msg"), encode(w));
+  auto encoded = encode(w);
+  bool sent;
+  if (Scheduler::in_turn() && encoded.size() < kBatchBytes) {
+    sent = gather(node, std::move(encoded));
+    if (slot) sent = flush_gathered() && sent;  // the sender waits for the answer: out now
+  } else {
+    if (Scheduler::in_turn()) flush_gathered();  // what the turn sent before it goes first
+    sent = conn_->publish(node_subject(node, "msg"), encoded);
+  }
   // Buffered: a request must not wait for libnats's flusher (~1 ms); a flush writes it at once.
   if (sent && slot && !config_.send_asap) sent = conn_->flush(std::chrono::seconds(5));
   if (!sent) {
@@ -250,6 +274,44 @@ int32_t Cluster::send_to(const std::string& node, WireMessage& w, std::shared_pt
     return size > 1000000 ? abi::kETOOBIG : abi::kESTOPPED;
   }
   return abi::kOk;
+}
+
+bool Cluster::gather(const std::string& node, std::string encoded) {
+  auto& g = t_gathered;
+  if (g.owner != this && !g.nodes.empty()) static_cast<Cluster*>(const_cast<void*>(g.owner))->flush_gathered();
+  g.owner = this;
+  auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const auto& n) { return n.node == node; });
+  if (it == g.nodes.end()) {
+    g.nodes.push_back({node, std::move(encoded), {}});
+    return true;
+  }
+  if (!it->single.empty()) {
+    append_to_batch(it->batch, it->single);
+    it->single.clear();
+  }
+  append_to_batch(it->batch, encoded);
+  return it->bytes() < kBatchBytes || flush_gathered();
+}
+
+bool Cluster::flush_gathered() {
+  auto& g = t_gathered;
+  if (g.owner != this || g.nodes.empty()) return true;
+  auto nodes = std::move(g.nodes);
+  g.nodes.clear();
+  bool all = true;
+  for (auto& n : nodes) {
+    const auto& bytes = n.single.empty() ? n.batch : n.single;
+    if (!conn_->publish(node_subject(n.node, "msg"), bytes)) {
+      all = false;
+      spdlog::warn("cluster {}: {} bytes of messages for node {} could not be published (connection closed)",
+                   config_.node_name, bytes.size(), n.node);
+    }
+  }
+  return all;
+}
+
+void Cluster::turn_ended() {
+  if (t_gathered.owner == this && !t_gathered.nodes.empty()) flush_gathered();
 }
 
 std::shared_ptr<ReplySlot> Cluster::answer_slot(const std::string& reply_to, uint64_t request_id,
@@ -268,39 +330,53 @@ std::shared_ptr<ReplySlot> Cluster::answer_slot(const std::string& reply_to, uin
 }
 
 void Cluster::on_message(std::string_view data) {
-  auto w = decode(data);
-  if (w && w->kind == WireKind::Control) return on_control(*w);
-  if (w && (w->kind == WireKind::ChildFailed || w->kind == WireKind::ChildExited)) return on_child_news(*w);
-  auto kind = w ? message_kind(w->kind) : std::nullopt;
-  if (!kind) {
-    spdlog::warn("cluster {}: dropped a malformed message of {} bytes", config_.node_name, data.size());
-    return;
+  // The first actor these messages wake runs its turn on this thread, at the end (run_on_arrival).
+  std::optional<Scheduler::RunHere> here;
+  auto one = [&](std::string_view part) {
+    auto w = decode(part);
+    if (w && (w->kind == WireKind::Control || w->kind == WireKind::ChildFailed || w->kind == WireKind::ChildExited)) {
+      here.reset();  // these may wait for actors: none is held back for this thread meanwhile
+      return w->kind == WireKind::Control ? on_control(*w) : on_child_news(*w);
+    }
+    if (!w || !message_kind(w->kind)) {
+      spdlog::warn("cluster {}: dropped a malformed message of {} bytes", config_.node_name, part.size());
+      return;
+    }
+    if (!here && config_.run_on_arrival) here.emplace(runtime_->scheduler());
+    deliver_wire(*w);
+  };
+  if (auto batch = split_batch(data)) {
+    for (auto part : *batch) one(part);
+  } else {
+    one(data);
   }
+}
+
+void Cluster::deliver_wire(WireMessage& w) {
+  const auto kind = message_kind(w.kind);
   Message m;
   m.kind = *kind;
-  m.from = std::move(w->from);
-  m.channel = w->channel;
-  m.bytes = std::move(w->bytes);
+  m.from = std::move(w.from);
+  m.channel = w.channel;
+  m.bytes = std::move(w.bytes);
   std::shared_ptr<ReplySlot> slot;
-  if (w->kind == WireKind::Request) {
-    slot = answer_slot(w->reply_to, w->request_id);
+  if (w.kind == WireKind::Request) {
+    slot = answer_slot(w.reply_to, w.request_id);
     m.reply = slot;
-  } else if (w->kind == WireKind::ChannelOpen) {
+  } else if (w.kind == WireKind::ChannelOpen) {
     // Both ends' nodes know the channel; it is open here once the target accepted it.
-    slot = answer_slot(w->reply_to, w->request_id,
-                       [self = this, channel = w->channel](int32_t rc) { self->runtime_->set_channel_open(channel, rc == 1); });
+    slot = answer_slot(w.reply_to, w.request_id,
+                       [self = this, channel = w.channel](int32_t rc) { self->runtime_->set_channel_open(channel, rc == 1); });
     m.reply = slot;
-    runtime_->add_channel({w->channel, m.from.str(), w->to, false});
+    runtime_->add_channel({w.channel, m.from.str(), w.to, false});
   }
-  if (w->kind == WireKind::ChannelClose) runtime_->set_channel_open(w->channel, false);
-  std::optional<Scheduler::RunHere> here;
-  if (config_.run_on_arrival) here.emplace(runtime_->scheduler());  // the receiver's turn runs on this thread
-  const int32_t rc = runtime_->deliver_local(w->to, std::move(m));
+  if (w.kind == WireKind::ChannelClose) runtime_->set_channel_open(w.channel, false);
+  const int32_t rc = runtime_->deliver_local(w.to, std::move(m));
   if (rc == abi::kOk) return;
   if (slot) {
     slot->complete(rc, {});
   } else {
-    spdlog::debug("cluster {}: {} for {} undeliverable: {}", config_.node_name, to_string(*kind), w->to, abi::rc_name(rc));
+    spdlog::debug("cluster {}: {} for {} undeliverable: {}", config_.node_name, to_string(*kind), w.to, abi::rc_name(rc));
   }
 }
 

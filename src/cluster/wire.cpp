@@ -90,6 +90,27 @@ std::optional<WireMessage> decode(std::string_view data) {
   return m;
 }
 
+void append_to_batch(std::string& batch, std::string_view encoded) {
+  if (batch.empty()) {
+    put_int<uint8_t>(batch, kWireVersion);
+    put_int<uint8_t>(batch, kBatchKind);
+  }
+  put_field<uint32_t>(batch, encoded);
+}
+
+std::optional<std::vector<std::string_view>> split_batch(std::string_view data) {
+  Reader r{data};
+  if (r.get_int<uint8_t>() != kWireVersion || r.get_int<uint8_t>() != kBatchKind || !r.ok) return std::nullopt;
+  std::vector<std::string_view> out;
+  while (r.pos < data.size()) {
+    const size_t n = r.get_int<uint32_t>();
+    if (!r.ok || data.size() - r.pos < n) return std::nullopt;
+    out.push_back(data.substr(r.pos, n));
+    r.pos += n;
+  }
+  return out;
+}
+
 std::string encode(const ReplicatedState& s) {
   std::string out;
   out.reserve(2 + (s.head ? 40 : 0) + s.state.size());

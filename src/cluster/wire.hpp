@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "state/chain.hpp"
 
@@ -49,6 +50,13 @@ struct WireMessage {
 std::string encode(const WireMessage& m);
 // nullopt if the bytes are not a complete message of a known version and kind.
 std::optional<WireMessage> decode(std::string_view data);
+
+// Several messages in one NATS message (the sends of one actor turn to one node), in order:
+//   u8 version (1)   u8 kind (20)   then each message as u32 length + its encoding
+inline constexpr uint8_t kBatchKind = 20;
+void append_to_batch(std::string& batch, std::string_view encoded);  // starts it when empty
+// The messages of a batch, in order; nullopt if `data` is not a batch or is cut short.
+std::optional<std::vector<std::string_view>> split_batch(std::string_view data);
 
 // An actor's value in the state bucket: its committed state and the head of its event chain at
 // that commit (none when the node keeps no chain: no --data, or --no-chain).

@@ -263,6 +263,8 @@ void Scheduler::worker_loop(unsigned index) {
   t_current = {};
 }
 
+bool Scheduler::in_turn() { return t_turn_started_ns != 0; }
+
 Scheduler::Clock::time_point Scheduler::turn_started() {
   if (t_turn_started_ns == 0) return Clock::now();  // not in a turn
   return Clock::time_point(std::chrono::nanoseconds(t_turn_started_ns));

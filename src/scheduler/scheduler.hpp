@@ -61,6 +61,8 @@ class Scheduler {
   // Inside Task::run_turn on a worker: when the turn started (the clock is read once per turn).
   // Elsewhere: now.
   static Clock::time_point turn_started();
+  // True inside a task's turn (on a worker, or on a RunHere thread).
+  static bool in_turn();
 
   // For a thread that is not a worker and delivers messages from elsewhere (a cluster node's NATS
   // thread): while a RunHere lives, the first task this thread schedules is kept instead of

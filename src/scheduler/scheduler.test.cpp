@@ -132,6 +132,8 @@ TEST(Scheduler, IdleWorkersStealWorkCreatedOnAnotherWorker) {
   std::set<std::thread::id> all;
   int total = 0;
   for (auto& m : many) {
+    wait_until([&] { return !m->running.load(); });  // its last turn has recorded its thread
+    std::lock_guard lock(m->m);
     all.insert(m->threads.begin(), m->threads.end());
     total += m->done.load();
   }
@@ -263,8 +265,9 @@ TEST(SchedulerRunHere, TheFirstTaskScheduledRunsOnThisThreadTheRestOnWorkers) {
     EXPECT_EQ(first->done.load(), 3) << "its turn ran during run()";
   }
   EXPECT_EQ(first->threads, std::set<std::thread::id>{std::this_thread::get_id()});
-  wait_until([&] { return second->done.load() == 3; });
+  wait_until([&] { return second->done.load() == 3 && !second->running.load(); });  // its turn is over
   ASSERT_EQ(second->done.load(), 3);
+  std::lock_guard lock(second->m);
   EXPECT_EQ(second->threads.count(std::this_thread::get_id()), 0u) << "the second went to a worker";
   EXPECT_EQ(s.stats().hosted_turns, 1u);
 }

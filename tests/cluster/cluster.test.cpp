@@ -38,6 +38,36 @@ TEST(ClusterWire, RoundTripsEveryFieldAndRefusesBrokenInput) {
   EXPECT_FALSE(cluster::decode(bytes + "x"));
 }
 
+// The sends of one actor turn to one node travel as one NATS message: a batch keeps them whole
+// and in order, and a batch cut short is refused as a whole.
+TEST(ClusterWire, ABatchKeepsItsMessagesInOrderAndRefusesBrokenInput) {
+  std::vector<std::string> encoded;
+  for (int i = 0; i < 3; ++i) {
+    cluster::WireMessage m;
+    m.from = "a-1";
+    m.to = "b-2";
+    m.bytes = fmt::format("seq {}", i);
+    encoded.push_back(cluster::encode(m));
+  }
+  encoded.push_back("");  // an empty part is framed like any other
+  std::string batch;
+  for (const auto& e : encoded) cluster::append_to_batch(batch, e);
+  auto parts = cluster::split_batch(batch);
+  ASSERT_TRUE(parts);
+  ASSERT_EQ(parts->size(), encoded.size());
+  for (size_t i = 0; i < encoded.size(); ++i) EXPECT_EQ((*parts)[i], encoded[i]);
+  EXPECT_EQ(cluster::decode(std::string((*parts)[2]))->bytes, "seq 2");
+  // Not a batch: a plain message, or another version.
+  EXPECT_FALSE(cluster::split_batch(encoded[0]));
+  EXPECT_FALSE(cluster::decode(batch)) << "a batch is not one message";
+  std::string other = batch;
+  other[0] = 2;
+  EXPECT_FALSE(cluster::split_batch(other));
+  // Cut anywhere inside a part or its length: refused.
+  for (size_t cut : {batch.size() - 1, size_t{3}, size_t{7}}) EXPECT_FALSE(cluster::split_batch(batch.substr(0, cut))) << cut;
+  EXPECT_TRUE(cluster::split_batch(batch.substr(0, 2)));  // the header alone: an empty batch
+}
+
 TEST(ClusterWire, AReplicatedStateKeepsItsChainHeadAndRefusesBrokenInput) {
   cluster::ReplicatedState s;
   s.state = std::string("st\0ate", 6);

@@ -171,7 +171,7 @@ TEST_F(ClusterNodesTest, APausedNodeThatComesBackIsNotASecondOwner) {
   ASSERT_TRUE(answer_within(*t.runtime, counter, "get", 10s, &got));
   EXPECT_EQ(got.reply, "3");
   EXPECT_EQ(new_home(*t.cluster, counter, "n1"), "t");  // the only live node took it
-  EXPECT_EQ(t.runtime->request(counter, "inc", 5s).reply, "4");
+  { auto r = t.runtime->request(counter, "inc", 5s); EXPECT_EQ(r.reply, "4") << abi::rc_name(r.rc); }
   n1->signal(SIGCONT);
   // n1 finds out that its copy is no longer the actor and drops it, without writing over ours.
   EXPECT_FALSE(n1->wait_for_line("\"type\":\"disowned\"", 10s).empty()) << n1->output();
@@ -254,6 +254,7 @@ TEST_F(ClusterNodesTest, AnAdoptedActorsChainGoesOnFromTheHeadReplicatedWithItsS
     if (e.type == state::EventType::Committed) t_commit = &e;
   }
   ASSERT_TRUE(t_commit);
+  ASSERT_TRUE(t.cluster->flush_state(10s));  // async durability: replicated by now
   cluster::NatsConnection conn({nats->url(), "test-reader"});
   cluster::KvBucket states(conn, "theater_theater_state");
   auto kv = states.get(counter);
