@@ -262,12 +262,37 @@ std::string Runtime::spawn_from(Actor& parent, const Manifest& manifest,
 
 std::string Runtime::spawn(const Manifest& manifest, std::optional<Bytes> init_state,
                            const std::string& parent) {
-  auto actor = create_actor(manifest, std::move(init_state), parent);
+  if (!parent.empty() && parent != "runtime") return spawn_under(parent, manifest, std::move(init_state));
+  auto actor = create_actor(manifest, std::move(init_state), "");
   record(*actor, "created", manifest.source);
   SystemMessage m{SystemMessage::Init};
   m.reason = abi::kFirstStart;
   system_and_wait(nullptr, *actor, std::move(m));
   return actor->id;
+}
+
+// In the parent's turn, as its own `spawn` would: ordered with its supervision work, and never
+// under a parent that is stopping or restarting (its new child would be left out of that).
+std::string Runtime::spawn_under(const std::string& parent_id, const Manifest& manifest, std::optional<Bytes> init_state) {
+  auto parent = find(parent_id);
+  if (!parent || !parent->module) throw std::runtime_error(fmt::format("no actor {} here to be the parent", parent_id));
+  std::string id;
+  std::exception_ptr error;
+  SystemMessage m{SystemMessage::Run};
+  m.fn = [&] {
+    if (const auto s = parent->status(); s != ActorStatus::Running) {
+      error = std::make_exception_ptr(std::runtime_error(fmt::format("parent {} is {}, not running", parent_id, to_string(s))));
+      return;
+    }
+    try {
+      id = spawn_from(*parent, manifest, std::move(init_state));
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  system_and_wait(nullptr, *parent, std::move(m));
+  if (error) std::rethrow_exception(error);
+  return id;
 }
 
 std::shared_ptr<Actor> Runtime::find(std::string_view id) const {

@@ -67,7 +67,8 @@ class Runtime {
   // Starts an actor (and its [[children]]) under `parent` ("" = the runtime). Loads and checks
   // the module first: errors (bad manifest, bad wasm, refused import) throw with a clear message.
   // Returns the new id once its theater_init has run (successfully or not: a failed init is a
-  // failure handled by supervision).
+  // failure handled by supervision). Under an actor, it is started in that actor's turn, as if
+  // the actor had spawned it; a parent that is not here or not running is refused (throws).
   std::string spawn(const Manifest& manifest, std::optional<Bytes> init_state = std::nullopt,
                     const std::string& parent = "");
 
@@ -220,6 +221,7 @@ class Runtime {
   void escalate(Actor& parent, const std::string& why);
   bool in_parents_turn(const std::string& id, void (Runtime::*step)(Actor& parent, const std::string& id));
   Bytes initial_state(const Manifest& manifest, std::optional<Bytes> init_state);
+  std::string spawn_under(const std::string& parent_id, const Manifest& manifest, std::optional<Bytes> init_state);
   // Durable-state hooks (runtime_durable.cpp): a new actor's row, journal and "created" event
   // (for an adopted one, after the "continued" event that links to its chain elsewhere).
   void persist_created(Actor& actor, const Provenance* adopted = nullptr);

@@ -110,7 +110,7 @@ void add_client_commands(CLI::App& app) {
   {
     struct Options {
       ClientOptions client;
-      std::string manifest, init_state, node, placement;
+      std::string manifest, init_state, node, placement, parent;
     };
     std::shared_ptr<Options> o;
     auto* cmd = client_command(app, "start", "Start an actor (and its children) on the server; prints its id last", o);
@@ -120,6 +120,7 @@ void add_client_commands(CLI::App& app) {
     cmd->add_option("--placement", o->placement, "Or let the cluster pick the node: near-parent (the server's own), "
                                                  "least-loaded or spread")
         ->excludes(node);
+    cmd->add_option("--parent", o->parent, "Start it under this actor (of the server's node), which supervises it");
     cmd->callback([o] {
       run_client_command([&] {
         std::error_code ec;
@@ -133,6 +134,7 @@ void add_client_commands(CLI::App& app) {
         if (!o->init_state.empty()) body["init_state"] = o->init_state;
         if (!o->node.empty()) body["node"] = o->node;
         if (!o->placement.empty()) body["placement"] = o->placement;
+        if (!o->parent.empty()) body["parent"] = o->parent;
         Json r;
         {
           StartProgress progress(o->client);

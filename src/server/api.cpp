@@ -268,7 +268,8 @@ void add_api_routes(httplib::Server& http, Server& server) {
                                        {"init_state", FieldType::String},
                                        {"init_state_encoding", FieldType::String},
                                        {"node", FieldType::String},
-                                       {"placement", FieldType::String}});
+                                       {"placement", FieldType::String},
+                                       {"parent", FieldType::String}});
               const auto path = body.str("manifest");
               const auto text = body.str("manifest_toml");
               if (path.has_value() == text.has_value()) {
@@ -286,6 +287,10 @@ void add_api_routes(httplib::Server& http, Server& server) {
                 manifest = parse_manifest(*text, body.str("base_dir").value_or("."), "<api>");
               }
               auto init = body.bytes("init_state", "init_state_encoding");
+              // Under an actor of this node (404 if there is none, 409 if it runs on another node):
+              // it supervises the new one, as if it had spawned it.
+              const std::string parent = body.str("parent").value_or("");
+              if (!parent.empty() && parent != "runtime") live_actor(server, parent);
               const std::string node = pick_node(server, body.str("node"), body.str("placement"));
               const bool here = node == server.node();
               if (!here && !path) {
@@ -294,7 +299,8 @@ void add_api_routes(httplib::Server& http, Server& server) {
               }
               std::string id;
               try {
-                id = here ? runtime.spawn(manifest, init) : server.cluster()->spawn(manifest, init, "", {.node = node});
+                id = here ? runtime.spawn(manifest, init, parent)
+                          : server.cluster()->spawn(manifest, init, parent == "runtime" ? "" : parent, {.node = node});
               } catch (const ManifestError&) {
                 throw;
               } catch (const std::exception& e) {
@@ -306,7 +312,8 @@ void add_api_routes(httplib::Server& http, Server& server) {
               return Json{{"id", id},
                           {"name", manifest.name},
                           {"status", !here ? "running" : a ? to_string(a->status()) : "stopped"},
-                          {"node", node}};
+                          {"node", node},
+                          {"parent", parent.empty() ? "runtime" : parent}};
             }));
 
   http.Get("/v1/actors/" + kId, json_route([&](const Req& req, Res&) {

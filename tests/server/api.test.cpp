@@ -124,6 +124,39 @@ TEST_F(ServerTest, StartFromManifestTextAndInitState) {
   EXPECT_EQ(runtime->request(r2["id"], "get").reply, "7");
 }
 
+// "parent" starts the actor under another one, which then supervises it as if it had spawned it:
+// it is in the parent's children, and a stopped parent takes it along. A parent that is not
+// there is a 404 that names it, and nothing is started.
+TEST_F(ServerTest, StartUnderAParent) {
+  const std::string parent = start("counter");
+  const std::string counter = std::string(THEATER_EXAMPLES_DIR) + "/counter.toml";
+  auto [s, r] = post("/v1/actors", Json{{"manifest", counter}, {"parent", parent}}.dump());
+  ASSERT_EQ(s, 201) << r.dump();
+  EXPECT_EQ(r["parent"], parent);
+  const std::string child = r["id"];
+  auto [is, a] = get("/v1/actors/" + child);
+  ASSERT_EQ(is, 200) << a.dump();
+  EXPECT_EQ(a["parent"], parent);
+  EXPECT_EQ(a["status"], "running");
+  auto [ps, p] = get("/v1/actors/" + parent);
+  ASSERT_EQ(ps, 200);
+  EXPECT_EQ(p["children"], Json::array({child}));
+  EXPECT_EQ(runtime->request(child, "add 2").reply, "2");
+
+  auto [ns, n] = post("/v1/actors", Json{{"manifest", counter}, {"parent", "nobody-000000000000"}}.dump());
+  EXPECT_EQ(ns, 404) << n.dump();
+  EXPECT_NE(n.dump().find("nobody-000000000000"), std::string::npos) << n.dump();
+  auto [ls, list] = get("/v1/actors");
+  EXPECT_EQ(list["actors"].size(), 2u) << "nothing started for the missing parent";
+
+  auto [ss, stopped] = post("/v1/actors/" + parent + "/stop", "{}");
+  ASSERT_EQ(ss, 200) << stopped.dump();
+  auto [gs, gone] = get("/v1/actors/" + child);
+  EXPECT_EQ(gs, 404) << "the child went with its parent: " << gone.dump();
+  auto [rs, again] = post("/v1/actors", Json{{"manifest", counter}, {"parent", parent}}.dump());
+  EXPECT_EQ(rs, 404) << again.dump();
+}
+
 // Without a cluster every actor runs here, on node "local": it is in every actor's JSON, "node"
 // may name it, and a placement policy has one node to pick; another node is a 400 that says why.
 TEST_F(ServerTest, NodeAndPlacementWithoutACluster) {

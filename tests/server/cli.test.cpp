@@ -104,6 +104,10 @@ TEST_F(CliTest, StartSendRequestStopRestart) {
   EXPECT_EQ(id.rfind("counter-", 0), 0u) << start.output;
   auto sj = Json::parse(cli({"start", std::string(THEATER_EXAMPLES_DIR) + "/echo.toml", "--json"}).output);
   EXPECT_EQ(sj["name"], "echo");
+  auto under = Json::parse(
+      cli({"start", std::string(THEATER_EXAMPLES_DIR) + "/echo.toml", "--parent", sj["id"], "--json"}).output);
+  EXPECT_EQ(under["parent"], sj["id"]);
+  EXPECT_NE(cli({"inspect", under["id"]}).output.find(sj["id"].get<std::string>()), std::string::npos);
 
   EXPECT_EQ(cli({"send", id, "inc"}).output, "sent to " + id + "\n");
   EXPECT_EQ(cli({"send", id, "add 4"}).exit_code, 0);

@@ -79,9 +79,15 @@ TEST_F(ReplayTest, HibernationUpgradeAndRollbackReplay) {
   open(config());
   auto m = example("versioned");
   m.limits.hibernate_after_ms = 20;
+  std::atomic<bool> hibernated{false};
+  runtime->observe([&](const Event& e) {
+    if (e.type == "hibernated") hibernated = true;
+  });
   const auto id = runtime->spawn(m);
   ASSERT_EQ(runtime->request(id, "inc").reply, "1");
-  std::this_thread::sleep_for(150ms);  // hibernates: the next message gets a fresh instance (reason 3)
+  // It hibernates: the next message gets a fresh instance (reason 3).
+  for (int i = 0; i < 1000 && !hibernated; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(hibernated);
   ASSERT_EQ(runtime->request(id, "inc").reply, "2");
   ASSERT_FALSE(runtime->upgrade(id, examples_dir() / "versioned_broken.wasm").ok);
   ASSERT_EQ(runtime->request(id, "inc").reply, "3");
