@@ -236,6 +236,7 @@ int32_t Cluster::deliver(const std::string& to, Message m) {
       return abi::kENOTFOUND;
     }
   }
+  if (node == config_.node_name && adopting(to)) return abi::kESTOPPED;
   if (node.empty() || node == config_.node_name) return abi::kENOTFOUND;
   WireMessage w;
   w.kind = wire_kind(m.kind);
@@ -371,8 +372,9 @@ void Cluster::deliver_wire(WireMessage& w) {
     runtime_->add_channel({w.channel, m.from.str(), w.to, false});
   }
   if (w.kind == WireKind::ChannelClose) runtime_->set_channel_open(w.channel, false);
-  const int32_t rc = runtime_->deliver_local(w.to, std::move(m));
+  int32_t rc = runtime_->deliver_local(w.to, std::move(m));
   if (rc == abi::kOk) return;
+  if (rc == abi::kENOTFOUND && adopting(w.to)) rc = abi::kESTOPPED;
   if (slot) {
     slot->complete(rc, {});
   } else {
@@ -1044,6 +1046,10 @@ void Cluster::adopt_trees(const std::string& dead, bool all) {
         if (e.parent == tree[i].first) tree.emplace_back(id, e);
       }
     }
+    {
+      std::lock_guard lock(adopting_mutex_);
+      for (const auto& [id, e] : tree) adopting_.insert(id);
+    }
     bool first = true;
     for (auto& [id, e] : tree) {
       auto replicated = claim(id, e);
@@ -1064,10 +1070,19 @@ void Cluster::adopt_trees(const std::string& dead, bool all) {
         unregistered(id);
       }
     }
+    {
+      std::lock_guard lock(adopting_mutex_);
+      for (const auto& [id, e] : tree) adopting_.erase(id);
+    }
     if (!first && runtime_->find(top)) {
       runtime_->report_failed(top, {"node-down", fmt::format("node {} is down", dead)});
     }
   }
+}
+
+bool Cluster::adopting(const std::string& id) const {
+  std::lock_guard lock(adopting_mutex_);
+  return adopting_.count(id) > 0;
 }
 
 // One revision-checked write makes `id` this node's; then the state is written back with its

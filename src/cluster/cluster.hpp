@@ -257,6 +257,12 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   std::condition_variable control_cv_;
   std::deque<std::function<void()>> control_;
 
+  // Ids this node is taking over: claimed in the directory, not yet made here. A message to one
+  // gets ESTOPPED (as while its node is known to be down), not ENOTFOUND.
+  mutable std::mutex adopting_mutex_;
+  std::set<std::string> adopting_;
+  bool adopting(const std::string& id) const;
+
   std::atomic<size_t> spread_next_{0};
   std::atomic<bool> detached_{false};
   std::atomic<int> inflight_{0};
