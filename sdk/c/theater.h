@@ -148,6 +148,9 @@ THEATER_IMPORT(channel_close) int32_t theater_raw_channel_close(const void* ch, 
 THEATER_IMPORT(spawn)
 int32_t theater_raw_spawn(const void* manifest, int32_t manifest_len, const void* init, int32_t init_len,
                           uint8_t** out_ptr, int32_t* out_len);
+THEATER_IMPORT(spawn_on)
+int32_t theater_raw_spawn_on(const void* manifest, int32_t manifest_len, const void* init, int32_t init_len,
+                             const void* where, int32_t where_len, uint8_t** out_ptr, int32_t* out_len);
 THEATER_IMPORT(stop_child) int32_t theater_raw_stop_child(const void* id, int32_t id_len);
 THEATER_IMPORT(restart_child) int32_t theater_raw_restart_child(const void* id, int32_t id_len);
 THEATER_IMPORT(list_children) int32_t theater_raw_list_children(uint8_t** out_ptr, int32_t* out_len);
@@ -407,6 +410,13 @@ static inline int32_t theater_spawn(const void* manifest, int32_t manifest_len, 
 }
 static inline int32_t theater_spawn_str(const char* manifest, const char* init, theater_buf* id) {
   return theater_raw_spawn(manifest, theater_slen(manifest), init, theater_slen(init), &id->ptr, &id->len);
+}
+/* theater_spawn on the node of a cluster that `where` picks: "node:NAME", or a placement:
+ * "near-parent" (this node), "least-loaded", "spread". On another node this actor waits (in its
+ * own fiber) until the child's init has run there, then supervises it as any child. */
+static inline int32_t theater_spawn_on_str(const char* manifest, const char* init, const char* where, theater_buf* id) {
+  return theater_raw_spawn_on(manifest, theater_slen(manifest), init, theater_slen(init), where, theater_slen(where),
+                              &id->ptr, &id->len);
 }
 static inline int32_t theater_stop_child(const void* id, int32_t id_len) { return theater_raw_stop_child(id, id_len); }
 static inline int32_t theater_stop_child_str(const char* id) { return theater_raw_stop_child(id, theater_slen(id)); }

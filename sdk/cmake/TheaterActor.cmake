@@ -23,7 +23,7 @@ if(CMAKE_SCRIPT_MODE_FILE AND THEATER_CHECK_WASM)
   set(allowed_theater
       state_set state_get self_id log exit fail
       send request reply channel_open channel_send channel_close
-      spawn stop_child restart_child list_children child_state child_events monitor demonitor
+      spawn spawn_on stop_child restart_child list_children child_state child_events monitor demonitor
       now_ms timer_set random_fill store_put store_get)
   set(allowed_wasi
       fd_write clock_time_get random_get proc_exit args_sizes_get args_get environ_sizes_get environ_get

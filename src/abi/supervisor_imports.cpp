@@ -39,6 +39,75 @@ uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   return rc_or_bytes(inst, out, a[4], a[5]);
 }
 
+// spawn with a placement (docs/abi-additions.md): `where` is "node:NAME", "near-parent",
+// "least-loaded" or "spread". On this node it is `spawn`; on another node the caller waits in its
+// fiber while that node starts the child, which the caller then supervises through a proxy.
+uint64_t spawn_on(engine::Instance& inst, const uint64_t* a) {
+  auto text = read_guest(inst, a[0], a[1]);
+  auto init = read_guest(inst, a[2], a[3]);
+  auto where = read_guest(inst, a[4], a[5]);
+  if (!text || !init || !where || !inst.in_bounds(static_cast<uint32_t>(a[6]), 4) ||
+      !inst.in_bounds(static_cast<uint32_t>(a[7]), 4)) {
+    return static_cast<uint32_t>(kEINVAL);
+  }
+  auto& self = actor_of(inst);
+  auto& runtime = self.runtime();
+  auto refused = [&](int32_t rc, const std::string& why) {
+    runtime.record(self, "spawn-refused", why);
+    return HostOutcome{rc, {}};
+  };
+  auto out = host_io(inst, HostCall::SpawnOn, *where, *text, [&] {
+    const Manifest* manifest = nullptr;
+    try {
+      manifest = runtime.manifests().parse(*text, self.manifest().base_dir);
+    } catch (const std::exception& e) {
+      return refused(kEINVAL, e.what());
+    }
+    std::optional<Bytes> init_state;
+    if (a[3] > 0) init_state = *init;
+    const std::string_view w = *where;
+    const bool named = w.rfind("node:", 0) == 0;
+    if (!named && !w.empty() && w != "near-parent" && w != "least-loaded" && w != "spread") {
+      return refused(kEINVAL, fmt::format("'{}' is neither node:NAME nor a placement (near-parent, least-loaded, spread)", w));
+    }
+    std::string node = runtime.node_name(), why;
+    if (auto* remote = runtime.remote()) {
+      auto picked = remote->pick_node(w, why);
+      if (!picked) return refused(kENOTFOUND, why);
+      node = *picked;
+    } else if (named && w.substr(5) != node) {
+      return refused(kENOTFOUND, fmt::format("no node '{}': this runtime is not in a cluster", w.substr(5)));
+    }
+    if (node == runtime.node_name()) {
+      try {
+        return HostOutcome{kOk, runtime.spawn_from(self, *manifest, std::move(init_state))};
+      } catch (const std::exception& e) {
+        return refused(kEINVAL, e.what());
+      }
+    }
+    struct Answer {
+      int32_t rc = kETIMEOUT;
+      std::string result;
+    };
+    auto answer = std::make_shared<Answer>();
+    const bool answered = self.await([&](std::function<void()> wake) {
+      runtime.remote()->spawn_remote(node, *manifest, *text, std::move(init_state), self.id,
+                                     [answer, wake](int32_t rc, std::string result) {
+                                       answer->rc = rc;
+                                       answer->result = std::move(result);
+                                       wake();
+                                     });
+    });
+    if (!answered) {
+      inst.raise({engine::TrapKind::Host, "the actor was stopped while its child started on another node"});
+      return HostOutcome{kESTOPPED, {}};
+    }
+    if (answer->rc != kOk) return refused(answer->rc, fmt::format("on node {}: {}", node, answer->result));
+    return HostOutcome{kOk, answer->result};
+  });
+  return rc_or_bytes(inst, out, a[6], a[7]);
+}
+
 uint64_t stop_child(engine::Instance& inst, const uint64_t* a) {
   auto id = read_guest(inst, a[0], a[1]);
   if (!id) return static_cast<uint32_t>(kEINVAL);
@@ -113,6 +182,7 @@ uint64_t demonitor(engine::Instance& inst, const uint64_t* a) {
 std::vector<HostImportSpec> supervisor_imports() {
   return {
       {"theater", "spawn", "supervisor", sig("iiiiii", "i"), spawn},
+      {"theater", "spawn_on", "supervisor", sig("iiiiiiii", "i"), spawn_on},
       {"theater", "stop_child", "supervisor", sig("ii", "i"), stop_child},
       {"theater", "restart_child", "supervisor", sig("ii", "i"), restart_child},
       {"theater", "list_children", "supervisor", sig("ii", "i"), list_children},

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actor/events.hpp"
@@ -14,6 +15,7 @@
 namespace theater {
 
 class Actor;
+struct Manifest;
 
 class RemoteNodes {
  public:
@@ -38,6 +40,18 @@ class RemoteNodes {
   virtual void child_failed(const std::string& parent, const std::string& child, const std::string& kind,
                             const std::string& message) = 0;
   virtual void child_exited(const std::string& parent, const std::string& child, const Bytes& result) = 0;
+
+  // Spawning from inside an actor with a placement (the `spawn_on` import). pick_node: the live
+  // node that `where` names ("node:NAME", or a policy: "near-parent", "least-loaded", "spread"),
+  // or nullopt with `why` (malformed, or no such live node).
+  virtual std::optional<std::string> pick_node(std::string_view where, std::string& why) = 0;
+  // Starts an actor from manifest `text` (its relative paths resolve against manifest.base_dir,
+  // which that node must see too) on another node, under `parent`, an actor here that then
+  // supervises it through a proxy. `done(rc, id or reason)` runs once its init has run there, or
+  // once it could not start (the proxy is gone again).
+  virtual void spawn_remote(const std::string& node, const Manifest& manifest, const std::string& text,
+                            std::optional<Bytes> init, const std::string& parent,
+                            std::function<void(int32_t rc, std::string id_or_why)> done) = 0;
 
   // A message for an actor this node does not host. Same contract as Actor::deliver: ENOTFOUND
   // when no live node hosts `to`; a request's or channel open's answer completes m.reply.

@@ -98,6 +98,11 @@ class Runtime {
   // this node; it makes channel ids unique across the cluster.
   void attach_remote(std::shared_ptr<RemoteNodes> remote, const std::string& node);
   RemoteNodes* remote() const { return remote_.get(); }
+  // This node's name: the cluster's, or "local" without one.
+  const std::string& node_name() const {
+    static const std::string local = "local";
+    return node_.empty() ? local : node_;
+  }
   // Recreates an actor that another node hosted (same id, its committed state) under `parent`
   // ("" = the runtime); the cluster has already claimed it. It waits, as a terminated child
   // does, for a restart: its adopted parent's, or the one that report_failed leads to.

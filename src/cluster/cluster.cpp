@@ -435,26 +435,86 @@ std::string Cluster::spawn(const Manifest& manifest, std::optional<Bytes> init_s
   if (!parent.empty() && (!runtime_->find(parent) || runtime_->find(parent)->is_proxy())) {
     throw std::runtime_error(fmt::format("parent {} is not an actor of this node", parent));
   }
+  auto answer = std::make_shared<std::promise<std::pair<int32_t, std::string>>>();
+  auto future = answer->get_future();
+  start_remote(node, manifest, nullptr, std::move(init_state), parent,
+               [answer](int32_t rc, std::string id_or_why) { answer->set_value({rc, std::move(id_or_why)}); });
+  auto [rc, result] = future.get();  // spawn_remote answers within its timeout
+  if (rc != abi::kOk) {
+    throw std::runtime_error(fmt::format("cannot start {} on node {}: {}", manifest.name, node,
+                                         result.empty() ? abi::rc_name(rc) : result));
+  }
+  return result;
+}
+
+void Cluster::spawn_remote(const std::string& node, const Manifest& manifest, const std::string& text,
+                           std::optional<Bytes> init, const std::string& parent,
+                           std::function<void(int32_t rc, std::string id_or_why)> done) {
+  start_remote(node, manifest, &text, std::move(init), parent, std::move(done));
+}
+
+// With `text`: the manifest travels as text (and the folder its relative paths resolve
+// against); without: as its file's path, which the other node reads (and can adopt it from).
+void Cluster::start_remote(const std::string& node, const Manifest& manifest, const std::string* text,
+                           std::optional<Bytes> init, const std::string& parent,
+                           std::function<void(int32_t rc, std::string id_or_why)> done) {
   const std::string id = runtime_->new_actor_id(manifest.name);
   if (!parent.empty()) runtime_->add_proxy(id, manifest, parent, node);
   WireMessage w;
   w.kind = WireKind::Control;
-  w.rc = static_cast<int32_t>(Control::Spawn) | (init_state ? 0x100 : 0);
+  w.rc = static_cast<int32_t>(Control::Spawn) | (init ? 0x100 : 0) | (text ? 0x200 : 0);
   w.from = parent;
   w.to = id;
-  w.channel = std::filesystem::absolute(manifest.source).string();
-  w.bytes = init_state.value_or(Bytes());
-  auto [rc, why] = ask(node, w, std::chrono::seconds(60));
-  if (rc != abi::kOk) {
-    if (!parent.empty()) {
-      if (auto p = runtime_->find(parent)) p->remove_child(id);
-      runtime_->unregister(id);
-    }
-    throw std::runtime_error(fmt::format("cannot start {} on node {}: {}", manifest.name, node,
-                                         why.empty() ? abi::rc_name(rc) : why));
+  if (text) {
+    w.channel = manifest.base_dir.string();
+    w.bytes = encode_spawn_text(*text, init.value_or(Bytes()));
+  } else {
+    w.channel = std::filesystem::absolute(manifest.source).string();
+    w.bytes = init.value_or(Bytes());
   }
-  if (!parent.empty()) runtime_->proxy_started(id);
-  return id;
+  auto slot = std::make_shared<ReplySlot>([self = shared_from_this(), id, parent, done = std::move(done)](int rc, Bytes why) {
+    if (rc != abi::kOk) {
+      if (!parent.empty()) {
+        if (auto p = self->runtime_->find(parent)) p->remove_child(id);
+        self->runtime_->unregister(id);
+      }
+      done(rc, std::move(why));
+      return;
+    }
+    if (!parent.empty()) self->runtime_->proxy_started(id);
+    done(abi::kOk, id);
+  });
+  if (int32_t rc = send_to(node, w, slot); rc != abi::kOk) {
+    slot->complete(rc, {});
+    return;
+  }
+  runtime_->scheduler().after(std::chrono::seconds(60), [slot] { slot->complete(abi::kETIMEOUT, {}); });
+}
+
+std::optional<std::string> Cluster::pick_node(std::string_view where, std::string& why) {
+  Placement p;
+  if (where.rfind("node:", 0) == 0) {
+    p.node = std::string(where.substr(5));
+  } else if (where.empty() || where == "near-parent") {
+    p.policy = Placement::Policy::Near;
+  } else if (where == "least-loaded") {
+    p.policy = Placement::Policy::LeastLoaded;
+  } else if (where == "spread") {
+    p.policy = Placement::Policy::Spread;
+  } else {
+    why = fmt::format("'{}' is neither node:NAME nor a placement (near-parent, least-loaded, spread)", where);
+    return std::nullopt;
+  }
+  const std::string node = place(p);
+  if (node == config_.node_name) return node;
+  {
+    // Only a node heard from (the caller waits in its turn: no waiting here for one that may
+    // be about to join).
+    std::lock_guard lock(nodes_mutex_);
+    if (auto it = nodes_.find(node); it != nodes_.end() && it->second.info.alive) return node;
+  }
+  why = fmt::format("no live node '{}'", node);
+  return std::nullopt;
 }
 
 std::pair<int32_t, Bytes> Cluster::ask(const std::string& node, WireMessage& w, std::chrono::milliseconds timeout) {
@@ -542,12 +602,20 @@ void Cluster::on_control(WireMessage& w) {
     return;
   }
   if (op == Control::Spawn) {
-    std::optional<Bytes> init;
-    if (w.rc & 0x100) init = w.bytes;
     // Spawning waits for the child's init: not on the subscription's thread.
-    post([this, w, init, answer] {
+    post([this, w, answer] {
       try {
-        runtime_->spawn_with_id(w.to, load_manifest(w.channel), init, w.from);
+        std::optional<Bytes> init;
+        Manifest manifest;
+        if (w.rc & 0x200) {  // manifest text, relative to the folder in `channel`
+          auto [text, init_bytes] = decode_spawn_text(w.bytes);
+          manifest = parse_manifest(text, w.channel, "<spawn>");
+          if (w.rc & 0x100) init = std::move(init_bytes);
+        } else {
+          manifest = load_manifest(w.channel);
+          if (w.rc & 0x100) init = w.bytes;
+        }
+        runtime_->spawn_with_id(w.to, manifest, init, w.from);
         answer->complete(abi::kOk, {});
       } catch (const std::exception& e) {
         answer->complete(abi::kEINVAL, e.what());

@@ -154,6 +154,10 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   void child_failed(const std::string& parent, const std::string& child, const std::string& kind,
                     const std::string& message) override;
   void child_exited(const std::string& parent, const std::string& child, const Bytes& result) override;
+  std::optional<std::string> pick_node(std::string_view where, std::string& why) override;
+  void spawn_remote(const std::string& node, const Manifest& manifest, const std::string& text,
+                    std::optional<Bytes> init, const std::string& parent,
+                    std::function<void(int32_t rc, std::string id_or_why)> done) override;
 
  private:
   Cluster(Runtime& runtime, ClusterConfig config);
@@ -169,6 +173,11 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   bool gather(const std::string& node, std::string encoded);
   bool flush_gathered();
   void deliver_wire(WireMessage& w);  // an actor message from another node, to its actor here
+  // Starts an actor on another node (a Control Spawn), its manifest as a path or, with `text`,
+  // as text; `done` once its init has run there (within 60 s) or it could not start.
+  void start_remote(const std::string& node, const Manifest& manifest, const std::string* text,
+                    std::optional<Bytes> init, const std::string& parent,
+                    std::function<void(int32_t rc, std::string id_or_why)> done);
   // Sends w to node as a request and waits for the answer: {rc, bytes} (ETIMEOUT past timeout).
   std::pair<int32_t, Bytes> ask(const std::string& node, WireMessage& w, std::chrono::milliseconds timeout);
   // The node that hosts `id` if it is another live one (nullopt: here, nowhere, or detached).

@@ -1,6 +1,7 @@
 #include "cluster/wire.hpp"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace theater::cluster {
 
@@ -88,6 +89,20 @@ std::optional<WireMessage> decode(std::string_view data) {
   m.bytes = r.get_field<uint32_t>();
   if (!r.ok || r.pos != data.size()) return std::nullopt;
   return m;
+}
+
+std::string encode_spawn_text(std::string_view manifest_text, std::string_view init_state) {
+  std::string out;
+  put_field<uint32_t>(out, manifest_text);
+  out.append(init_state);
+  return out;
+}
+
+std::pair<std::string, std::string> decode_spawn_text(std::string_view bytes) {
+  Reader r{bytes};
+  auto text = r.get_field<uint32_t>();
+  if (!r.ok) throw std::runtime_error("a spawn's manifest text is cut short");
+  return {std::move(text), std::string(bytes.substr(r.pos))};
 }
 
 void append_to_batch(std::string& batch, std::string_view encoded) {

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "state/chain.hpp"
@@ -57,6 +58,12 @@ inline constexpr uint8_t kBatchKind = 20;
 void append_to_batch(std::string& batch, std::string_view encoded);  // starts it when empty
 // The messages of a batch, in order; nullopt if `data` is not a batch or is cut short.
 std::optional<std::vector<std::string_view>> split_batch(std::string_view data);
+
+// A Control Spawn whose manifest travels as text (flag 0x200): its bytes are
+//   u32 |text| text   then the initial state (the rest)
+std::string encode_spawn_text(std::string_view manifest_text, std::string_view init_state);
+// {text, init state}; throws std::runtime_error if the bytes are cut short.
+std::pair<std::string, std::string> decode_spawn_text(std::string_view bytes);
 
 // An actor's value in the state bucket: its committed state and the head of its event chain at
 // that commit (none when the node keeps no chain: no --data, or --no-chain).

@@ -26,7 +26,7 @@ constexpr const char* kHostNames[] = {
     "store_get",   "send",         "request",       "channel_open",  "channel_send",
     "channel_close", "spawn",      "stop_child",    "restart_child", "list_children",
     "child_state", "child_events", "monitor",       "demonitor",     "clock_time_get",
-    "random_get"};
+    "random_get",  "spawn_on"};
 static_assert(std::size(kHostNames) == kLastHostCall + 1);
 
 struct Sha256 {

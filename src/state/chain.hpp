@@ -56,9 +56,9 @@ std::optional<EventType> event_type_named(std::string_view name);
 enum class HostCall : uint8_t {
   NowMs = 1, TimerSet, RandomFill, StorePut, StoreGet, Send, Request, ChannelOpen, ChannelSend,
   ChannelClose, Spawn, StopChild, RestartChild, ListChildren, ChildState, ChildEvents, Monitor,
-  Demonitor, ClockTimeGet, RandomGet,
+  Demonitor, ClockTimeGet, RandomGet, SpawnOn,
 };
-inline constexpr int kLastHostCall = 20;
+inline constexpr int kLastHostCall = 21;
 const char* to_string(HostCall c);
 EventType event_type_of(HostCall c);
 

@@ -130,6 +130,20 @@ TEST_P(AbiTest, SpawnListStopChildren) {
   EXPECT_EQ(runtime->send(child, "x"), abi::kENOTFOUND);
 }
 
+// spawn_on without a cluster: every placement is this node ("local"); another node is ENOTFOUND
+// and a placement that is not one EINVAL, both recorded as spawn-refused.
+TEST_P(AbiTest, SpawnOnWithoutAClusterIsSpawnHere) {
+  auto id = probe();
+  for (const char* where : {"near-parent", "least-loaded", "spread", "node:local"}) {
+    auto child = ask(id, std::string("spawn_on ") + where);
+    EXPECT_EQ(child.rfind("echo-", 0), 0u) << where << ": " << child;
+    EXPECT_EQ(runtime->request(child, "hi").reply, "hi") << where;
+  }
+  EXPECT_EQ(ask(id, "spawn_on node:elsewhere"), "-2");
+  EXPECT_EQ(ask(id, "spawn_on somewhere"), "-1");
+  EXPECT_EQ(runtime->find(id)->children().size(), 4u);
+}
+
 TEST_P(AbiTest, TimerFiresWithItsTag) {
   auto id = probe();
   EXPECT_EQ(ask(id, "timer 20"), "0");

@@ -9,6 +9,7 @@
 //   "reply_twice" [first; rc of the second reply]   "noreply" returns 0 without replying
 //   "send ID MSG" [rc]   "request ID MSG" [reply or "rc=N"]   "put X" [ref]   "get REF" [bytes]
 //   "spawn_echo" [child id]   "children" [json]   "stop ID" [rc]   "exit X" exits with X
+//   "spawn_on WHERE" [child id or rc=N]: spawn_echo on the node that WHERE picks (spawn_on)
 //   "timer MS" [ok]; the timer's tag is stored as state "timer=TAG"
 //   "alloc0"  makes the next theater_alloc return 0, then asks for state_get
 //   "open ID MSG" [channel id or rc]   "chsend CH MSG" [rc]   "chclose CH" [rc]
@@ -148,6 +149,10 @@ int32_t on_request(const uint8_t* msg, int32_t len) {
   if (theater_msg_is(msg, len, "spawn_echo")) {
     return reply_buf(&b, theater_spawn_str("name = \"echo\"\ncomponent = \"echo.wasm\"\nhandlers = [\"message-server\"]\n",
                                            "", &b));
+  }
+  if (theater_msg_is(msg, len, "spawn_on")) {
+    return reply_buf(&b, theater_spawn_on_str("name = \"echo\"\ncomponent = \"echo.wasm\"\nhandlers = [\"message-server\"]\n",
+                                              "", arg_str(msg, len), &b));
   }
   if (theater_msg_is(msg, len, "children")) return reply_buf(&b, theater_list_children(&b));
   if (theater_msg_is(msg, len, "stop")) return reply_rc(theater_stop_child_str(arg_str(msg, len)));

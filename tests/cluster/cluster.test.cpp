@@ -1,6 +1,7 @@
 // The cluster with nodes in this process (each a Runtime joined over a private nats-server):
 // the wire format, remote send / request / channel with the same answers and errors as locally,
 // per-pair order across nodes, and the directory.
+#include <set>
 #include <thread>
 
 #include "cluster/wire.hpp"
@@ -66,6 +67,22 @@ TEST(ClusterWire, ABatchKeepsItsMessagesInOrderAndRefusesBrokenInput) {
   // Cut anywhere inside a part or its length: refused.
   for (size_t cut : {batch.size() - 1, size_t{3}, size_t{7}}) EXPECT_FALSE(cluster::split_batch(batch.substr(0, cut))) << cut;
   EXPECT_TRUE(cluster::split_batch(batch.substr(0, 2)));  // the header alone: an empty batch
+}
+
+// A spawn whose manifest travels as text (spawn_on): the text and the initial state come apart
+// again exactly, and bytes cut inside the text are refused.
+TEST(ClusterWire, ASpawnsManifestTextAndInitialStateComeApart) {
+  const std::string text = "name = \"echo\"\ncomponent = \"echo.wasm\"\n";
+  const std::string init("st\0ate", 6);
+  const auto bytes = cluster::encode_spawn_text(text, init);
+  auto [t, i] = cluster::decode_spawn_text(bytes);
+  EXPECT_EQ(t, text);
+  EXPECT_EQ(i, init);
+  auto [t2, i2] = cluster::decode_spawn_text(cluster::encode_spawn_text(text, ""));
+  EXPECT_EQ(t2, text);
+  EXPECT_EQ(i2, "");
+  EXPECT_THROW(cluster::decode_spawn_text(bytes.substr(0, 10)), std::runtime_error);
+  EXPECT_THROW(cluster::decode_spawn_text("ab"), std::runtime_error);
 }
 
 TEST(ClusterWire, AReplicatedStateKeepsItsChainHeadAndRefusesBrokenInput) {
@@ -272,6 +289,48 @@ TEST_F(ClusterTest, AParentSupervisesAChildOnAnotherNode) {
   EXPECT_EQ(a.runtime->request(child, "get", 2s).rc, abi::kENOTFOUND);
   EXPECT_FALSE(b.runtime->find(child));
   EXPECT_EQ(a.runtime->request(parent, "children", 5s).reply, "[]");
+}
+
+// An actor places a child itself (spawn_on, manifest text): on the node it names, or the one a
+// policy picks; it supervises the child there as any other (its proxy here, among its children).
+TEST_F(ClusterTest, AnActorSpawnsAChildOnAnotherNode) {
+  auto& a = node("a");
+  auto& b = node("b");
+  for (int i = 0; i < 100 && a.cluster->nodes().size() < 2; ++i) std::this_thread::sleep_for(20ms);
+  const auto probe = a.runtime->spawn(example("abi_probe"));
+  auto r = a.runtime->request(probe, "spawn_on node:b", 10s);
+  ASSERT_EQ(r.rc, abi::kOk);
+  const std::string child = r.reply;
+  ASSERT_EQ(child.rfind("echo-", 0), 0u) << child;
+  auto real = b.runtime->find(child);
+  ASSERT_TRUE(real && real->module) << "it runs on b";
+  EXPECT_EQ(real->parent, probe);
+  auto proxy = a.runtime->find(child);
+  ASSERT_TRUE(proxy && proxy->is_proxy());
+  EXPECT_EQ(proxy->status(), ActorStatus::Running);
+  EXPECT_EQ(a.cluster->lookup(child)->node, "b");
+  EXPECT_EQ(a.runtime->request(probe, "children", 5s).reply, "[\"" + child + "\"]");
+  EXPECT_EQ(a.runtime->request(child, "hello", 5s).reply, "hello");
+  // The parent stops it: stopped on b.
+  EXPECT_EQ(a.runtime->request(probe, "stop " + child, 5s).reply, "0");
+  EXPECT_FALSE(b.runtime->find(child));
+  // Here, by name or by policy; the policies pick live nodes.
+  auto here = a.runtime->request(probe, "spawn_on node:a", 10s).reply;
+  EXPECT_TRUE(a.runtime->find(here) && a.runtime->find(here)->module) << here;
+  EXPECT_TRUE(a.runtime->find(a.runtime->request(probe, "spawn_on near-parent", 10s).reply));
+  std::set<std::string> spread;
+  for (int i = 0; i < 2; ++i) {
+    const auto id = a.runtime->request(probe, "spawn_on spread", 10s).reply;
+    ASSERT_TRUE(a.cluster->lookup(id)) << id;
+    spread.insert(a.cluster->lookup(id)->node);
+  }
+  EXPECT_EQ(spread, (std::set<std::string>{"a", "b"}));
+  // A node that is not there, or a placement that is not one: refused, recorded, nothing started.
+  const auto before = a.runtime->request(probe, "children", 5s).reply;
+  EXPECT_EQ(a.runtime->request(probe, "spawn_on node:nowhere", 10s).reply, "-2");
+  EXPECT_EQ(a.runtime->request(probe, "spawn_on anywhere", 10s).reply, "-1");
+  EXPECT_EQ(a.runtime->request(probe, "children", 5s).reply, before);
+  EXPECT_EQ(a.events_of(probe, "spawn-refused").size(), 2u);
 }
 
 TEST_F(ClusterTest, PlacementPicksANode) {
