@@ -16,6 +16,31 @@ std::shared_ptr<Actor> child_of(Actor& self, const std::string& id) {
   return self.runtime().find(id);
 }
 
+// A spawn that did not happen: recorded with why, and `rc` for the caller.
+HostOutcome spawn_refused(Actor& self, int32_t rc, const std::string& why) {
+  self.runtime().record(self, "spawn-refused", why);
+  return HostOutcome{rc, {}};
+}
+
+// Spawned manifest text, parsed: its relative paths resolve against the spawner's manifest folder.
+const Manifest* spawned_manifest(Actor& self, const std::string& text, std::string& why) {
+  try {
+    return self.runtime().manifests().parse(text, self.manifest().base_dir);
+  } catch (const std::exception& e) {
+    why = e.what();
+    return nullptr;
+  }
+}
+
+// The child here, under `self`: its id, or the refusal.
+HostOutcome spawn_here(Actor& self, const Manifest& manifest, std::optional<Bytes> init_state) {
+  try {
+    return HostOutcome{kOk, self.runtime().spawn_from(self, manifest, std::move(init_state))};
+  } catch (const std::exception& e) {
+    return spawn_refused(self, kEINVAL, e.what());
+  }
+}
+
 uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   auto text = read_guest(inst, a[0], a[1]);
   auto init = read_guest(inst, a[2], a[3]);
@@ -25,16 +50,12 @@ uint64_t spawn(engine::Instance& inst, const uint64_t* a) {
   }
   auto& self = actor_of(inst);
   auto out = host_io(inst, HostCall::Spawn, *init, *text, [&] {
-    try {
-      // Relative paths in spawned manifest text resolve against the spawner's manifest folder.
-      const Manifest* manifest = self.runtime().manifests().parse(*text, self.manifest().base_dir);
-      std::optional<Bytes> init_state;
-      if (a[3] > 0) init_state = *init;
-      return HostOutcome{kOk, self.runtime().spawn_from(self, *manifest, std::move(init_state))};
-    } catch (const std::exception& e) {
-      self.runtime().record(self, "spawn-refused", e.what());
-      return HostOutcome{kEINVAL, {}};
-    }
+    std::string why;
+    const Manifest* manifest = spawned_manifest(self, *text, why);
+    if (!manifest) return spawn_refused(self, kEINVAL, why);
+    std::optional<Bytes> init_state;
+    if (a[3] > 0) init_state = *init;
+    return spawn_here(self, *manifest, std::move(init_state));
   });
   return rc_or_bytes(inst, out, a[4], a[5]);
 }
@@ -52,17 +73,11 @@ uint64_t spawn_on(engine::Instance& inst, const uint64_t* a) {
   }
   auto& self = actor_of(inst);
   auto& runtime = self.runtime();
-  auto refused = [&](int32_t rc, const std::string& why) {
-    runtime.record(self, "spawn-refused", why);
-    return HostOutcome{rc, {}};
-  };
+  auto refused = [&](int32_t rc, const std::string& why) { return spawn_refused(self, rc, why); };
   auto out = host_io(inst, HostCall::SpawnOn, *where, *text, [&] {
-    const Manifest* manifest = nullptr;
-    try {
-      manifest = runtime.manifests().parse(*text, self.manifest().base_dir);
-    } catch (const std::exception& e) {
-      return refused(kEINVAL, e.what());
-    }
+    std::string why;
+    const Manifest* manifest = spawned_manifest(self, *text, why);
+    if (!manifest) return refused(kEINVAL, why);
     std::optional<Bytes> init_state;
     if (a[3] > 0) init_state = *init;
     const std::string_view w = *where;
@@ -70,7 +85,7 @@ uint64_t spawn_on(engine::Instance& inst, const uint64_t* a) {
     if (!named && !w.empty() && w != "near-parent" && w != "least-loaded" && w != "spread") {
       return refused(kEINVAL, fmt::format("'{}' is neither node:NAME nor a placement (near-parent, least-loaded, spread)", w));
     }
-    std::string node = runtime.node_name(), why;
+    std::string node = runtime.node_name();
     if (auto* remote = runtime.remote()) {
       auto picked = remote->pick_node(w, why);
       if (!picked) return refused(kENOTFOUND, why);
@@ -78,13 +93,7 @@ uint64_t spawn_on(engine::Instance& inst, const uint64_t* a) {
     } else if (named && w.substr(5) != node) {
       return refused(kENOTFOUND, fmt::format("no node '{}': this runtime is not in a cluster", w.substr(5)));
     }
-    if (node == runtime.node_name()) {
-      try {
-        return HostOutcome{kOk, runtime.spawn_from(self, *manifest, std::move(init_state))};
-      } catch (const std::exception& e) {
-        return refused(kEINVAL, e.what());
-      }
-    }
+    if (node == runtime.node_name()) return spawn_here(self, *manifest, std::move(init_state));
     struct Answer {
       int32_t rc = kETIMEOUT;
       std::string result;

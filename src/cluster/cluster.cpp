@@ -71,7 +71,7 @@ struct GatheredSends {
     std::string batch;   // from the second on: all of them, framed (wire.hpp)
     size_t bytes() const { return single.size() + batch.size(); }
   };
-  const void* owner = nullptr;  // the Cluster they are for
+  Cluster* owner = nullptr;  // the Cluster they are for
   std::vector<ForNode> nodes;
 };
 thread_local GatheredSends t_gathered;
@@ -279,7 +279,7 @@ int32_t Cluster::send_to(const std::string& node, WireMessage& w, std::shared_pt
 
 bool Cluster::gather(const std::string& node, std::string encoded) {
   auto& g = t_gathered;
-  if (g.owner != this && !g.nodes.empty()) static_cast<Cluster*>(const_cast<void*>(g.owner))->flush_gathered();
+  if (g.owner != this && !g.nodes.empty()) g.owner->flush_gathered();
   g.owner = this;
   auto it = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const auto& n) { return n.node == node; });
   if (it == g.nodes.end()) {
@@ -311,9 +311,7 @@ bool Cluster::flush_gathered() {
   return all;
 }
 
-void Cluster::turn_ended() {
-  if (t_gathered.owner == this && !t_gathered.nodes.empty()) flush_gathered();
-}
+void Cluster::turn_ended() { flush_gathered(); }
 
 std::shared_ptr<ReplySlot> Cluster::answer_slot(const std::string& reply_to, uint64_t request_id,
                                                 std::function<void(int32_t)> before) {
@@ -439,7 +437,12 @@ std::string Cluster::spawn(const Manifest& manifest, std::optional<Bytes> init_s
   auto future = answer->get_future();
   start_remote(node, manifest, nullptr, std::move(init_state), parent,
                [answer](int32_t rc, std::string id_or_why) { answer->set_value({rc, std::move(id_or_why)}); });
-  auto [rc, result] = future.get();  // spawn_remote answers within its timeout
+  // start_remote answers within 60 s (its timer); waiting a little longer covers a scheduler that
+  // is shutting down and fires no timers any more.
+  if (future.wait_for(std::chrono::seconds(65)) != std::future_status::ready) {
+    throw std::runtime_error(fmt::format("cannot start {} on node {}: {}", manifest.name, node, abi::rc_name(abi::kETIMEOUT)));
+  }
+  auto [rc, result] = future.get();
   if (rc != abi::kOk) {
     throw std::runtime_error(fmt::format("cannot start {} on node {}: {}", manifest.name, node,
                                          result.empty() ? abi::rc_name(rc) : result));
