@@ -53,8 +53,7 @@ uint64_t fail(engine::Instance& inst, const uint64_t* a) {
 }
 
 uint64_t fuel_exhausted(engine::Instance& inst, const uint64_t*) {
-  actor_of(inst).on_fuel_exhausted(inst);
-  return 0;
+  return static_cast<uint32_t>(actor_of(inst).on_fuel_exhausted(inst));
 }
 
 }  // namespace
@@ -67,7 +66,7 @@ std::vector<HostImportSpec> runtime_imports() {
       {"theater", "log", "runtime", sig("iii", "i"), log},
       {"theater", "exit", "runtime", sig("ii", "i"), exit},
       {"theater", "fail", "runtime", sig("ii", "i"), fail},
-      {"theater", "__fuel_exhausted", "runtime", sig("", ""), fuel_exhausted},
+      {"theater", "__fuel_exhausted", "runtime", sig("i", "i"), fuel_exhausted},
   };
 }
 

@@ -242,14 +242,14 @@ void Actor::wake(uint64_t gen) {
   if (mark_woken(gen)) runtime_.scheduler().schedule(shared_from_this());
 }
 
-void Actor::on_fuel_exhausted(engine::Instance& instance) {
+int32_t Actor::on_fuel_exhausted(engine::Instance& instance) {
   const auto now = std::chrono::steady_clock::now();
   if (handler_running_ && steady_ns(now) > kill_at_ns_.load(std::memory_order_relaxed)) {
     killed_ = true;
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("killed: still running {} ms (shutdown_timeout_ms) after it was asked to stop",
                                 manifest().limits.shutdown_timeout_ms)});
-    return;
+    return 0;
   }
   if (handler_running_ && deadline_ == kNoDeadlineYet) {
     deadline_ = now + std::chrono::milliseconds(manifest().limits.handler_timeout_ms);
@@ -257,9 +257,8 @@ void Actor::on_fuel_exhausted(engine::Instance& instance) {
     instance.raise({engine::TrapKind::Timeout,
                     fmt::format("handler ran past its deadline of {} ms",
                                 manifest().limits.handler_timeout_ms)});
-    return;
+    return 0;
   }
-  instance.set_fuel(kFuelSlice);
   if (now - turn_started_ > kTimeSlice) {
     // Preempt: give the worker to others, continue later (maybe on another worker).
     Fiber* fiber = Fiber::current();
@@ -270,6 +269,7 @@ void Actor::on_fuel_exhausted(engine::Instance& instance) {
       turn_started_ = std::chrono::steady_clock::now();
     }
   }
+  return kFuelSlice;
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------

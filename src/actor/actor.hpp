@@ -126,8 +126,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Marks wait `gen` as woken (a wake for an older wait changes nothing).
   void wake(uint64_t gen);
   bool mark_woken(uint64_t gen);  // true if this made wait `gen` woken
-  // Called by the fuel check: fails the handler past its deadline, yields if the turn is long.
-  void on_fuel_exhausted(engine::Instance& instance);
+  // Called by the fuel check: fails the handler past its deadline, yields if the turn is long;
+  // returns the new fuel.
+  int32_t on_fuel_exhausted(engine::Instance& instance);
 
   // What the running handler has asked for ([turn]).
   struct HandlerScratch {

@@ -128,8 +128,8 @@ class Instance {
   virtual std::optional<uint32_t> grow_memory(uint32_t delta_pages) = 0;
   // The module's own declared maximum (UINT32_MAX if none).
   virtual uint32_t declared_max_pages() const = 0;
-  // Sets the fuel counter that the instrumented code decrements at loop heads and function
-  // entries; at zero it calls the host's fuel handler (see set_fuel_handler).
+  // Sets the fuel counter that the instrumented code decrements on loop back edges and at
+  // function entries; below zero it calls theater.__fuel_exhausted, whose result is the new fuel.
   virtual void set_fuel(int32_t units) = 0;
 
   // Fails the wasm call that is running once the current host function returns.
@@ -207,7 +207,7 @@ ModuleInfo inspect(std::span<const uint8_t> wasm, std::string_view label);
 
 // Where instrument() routes fuel exhaustion and memory.grow: host functions every engine defines.
 inline constexpr std::string_view kHostModule = "theater";
-inline constexpr std::string_view kFuelImport = "__fuel_exhausted";  // () -> ()
+inline constexpr std::string_view kFuelImport = "__fuel_exhausted";  // (i32 left) -> i32 new fuel
 inline constexpr std::string_view kGrowImport = "__memory_grow";     // (i32) -> i32
 inline constexpr std::string_view kFuelExport = "__theater_fuel";    // mutable i32 global
 

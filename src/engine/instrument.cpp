@@ -26,7 +26,7 @@ using wabt::Index;
 constexpr int32_t kInitialFuel = 10000;
 
 // The host imports take the first two function indices; everything the module had moves up.
-constexpr Index kFuelFunc = 0;   // theater.__fuel_exhausted () -> ()
+constexpr Index kFuelFunc = 0;   // theater.__fuel_exhausted (i32 remaining) -> i32 new fuel
 constexpr Index kGrowFunc = 1;   // theater.__memory_grow (i32) -> i32
 constexpr Index kHostFuncs = 2;
 
@@ -116,7 +116,10 @@ void add_host_imports(wabt::Module& m) {
   grow.param_types = {wabt::Type::I32};
   grow.result_types = {wabt::Type::I32};
   prepend_func_import(m, kGrowImport, grow);
-  prepend_func_import(m, kFuelImport, wabt::FuncSignature());  // in front of grow: index 0
+  wabt::FuncSignature refuel;
+  refuel.param_types = {wabt::Type::I32};
+  refuel.result_types = {wabt::Type::I32};
+  prepend_func_import(m, kFuelImport, refuel);  // in front of grow: index 0
 }
 
 // The fuel counter goes last in the global index space, so no global index of the module moves.
@@ -161,8 +164,15 @@ bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
   return false;
 }
 
-// Plants fuel checks at function entries and loop heads and routes memory.grow to the host.
-// Runs after the renumbering, with the final indices.
+// Plants fuel checks at function entries and on the branches back to loop heads, and routes
+// memory.grow to the host. Runs after the renumbering, with the final indices.
+//
+// Where a loop's check sits decides what the C compiler can do with the loop. Every iteration
+// after the first enters through a branch to the loop's label, so a check just before each such
+// branch counts every iteration, as one at the loop head would. But a check at the head comes
+// before the loop's exit test, and the loads after that test (the memory's base and size) then
+// run on only some paths through the loop, so the compiler keeps reloading them every iteration;
+// with the check on the back edge the loop rotates and they are hoisted out.
 //
 // Where the counter lives decides what a check costs. In the global (a field of the instance in
 // memory), `fuel -= 1` at a loop head chains every iteration through a store and a load, which
@@ -171,20 +181,23 @@ bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
 // (and after it, reading back what the callee used or the host refuelled), before a return, and
 // at the end of the body. A function without loops keeps the global: for a call-heavy function
 // such as a recursive fib, saving and reloading around each call costs more than it saves.
+// The exhausted call takes the count and returns the new one, so its path stores nothing: the
+// AOT tier can then make it a call that the compiler knows leaves memory alone.
 class CodeRewriter {
  public:
   CodeRewriter(wabt::Module& m, Index fuel_global, InstrumentStats& stats, bool fuel_checks)
       : module_(m), fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
 
   void function(wabt::Func& f) {
-    // Only a function that calls can run unboundedly without passing a loop head (recursion); a
-    // leaf's loops are checked. Decided before memory.grow becomes a call to the host.
+    // Only a function that calls can run unboundedly without passing a loop's back edge
+    // (recursion); a leaf's loops are checked. Decided before memory.grow becomes a call to the host.
     const bool calls = contains(f.exprs, is_call);
     fuel_local_.reset();
     if (fuel_checks_ && contains(f.exprs, is_loop)) {
       f.local_types.AppendDecl(wabt::Type::I32, 1);
       fuel_local_ = f.GetNumParamsAndLocals() - 1;
     }
+    labels_.assign(1, false);  // the function's own label: a branch to it returns
     rewrite(f.exprs);
     if (!fuel_local_) {
       if (calls) prepend_fuel_check(f.exprs);
@@ -219,9 +232,17 @@ class CodeRewriter {
         ++stats_.grows_routed;
         continue;
       }
-      for_each_body(*it, [this](wabt::ExprList& body) { rewrite(body); });
-      // A branch to a loop jumps to the start of its body, so a check there runs every iteration.
-      if (is_loop(*it)) prepend_fuel_check(cast<wabt::LoopExpr>(&*it)->block.exprs);
+      if (branches_to_a_loop(*it)) {
+        // Stack-neutral, so it fits under a branch's operands; before a br_if it also runs when
+        // the branch is not taken, once per exit from the loop.
+        wabt::ExprList check = fuel_check();
+        list.splice(it, check);
+      }
+      for_each_body(*it, [&](wabt::ExprList& body) {
+        labels_.push_back(is_loop(*it));
+        rewrite(body);
+        labels_.pop_back();
+      });
       if (!fuel_local_) continue;
       // Stack-neutral pairs, so they fit before or after any instruction.
       const auto t = it->type();
@@ -238,6 +259,27 @@ class CodeRewriter {
     }
   }
 
+  // A branch instruction with a loop among its targets (labels are depths: 0 = innermost).
+  bool branches_to_a_loop(const wabt::Expr& e) const {
+    auto is_loop_label = [&](const wabt::Var& v) {
+      const Index depth = v.index();
+      return depth < labels_.size() && labels_[labels_.size() - 1 - depth];
+    };
+    switch (e.type()) {
+      case wabt::ExprType::Br: return is_loop_label(cast<wabt::BrExpr>(&e)->var);
+      case wabt::ExprType::BrIf: return is_loop_label(cast<wabt::BrIfExpr>(&e)->var);
+      case wabt::ExprType::BrTable: {
+        const auto* table = cast<wabt::BrTableExpr>(&e);
+        if (is_loop_label(table->default_target)) return true;
+        for (const auto& target : table->targets) {
+          if (is_loop_label(target)) return true;
+        }
+        return false;
+      }
+      default: return false;
+    }
+  }
+
   wabt::ExprList store_local() {  // fuel = local
     wabt::ExprList out;
     out.push_back(std::make_unique<wabt::LocalGetExpr>(index_var(*fuel_local_)));
@@ -251,15 +293,18 @@ class CodeRewriter {
     return out;
   }
 
-  // Stack-neutral, so valid at any block start:
-  //   global: fuel -= 1; if (fuel < 0) __fuel_exhausted();
-  //   local:  local -= 1; if (local < 0) { fuel = local; __fuel_exhausted(); local = fuel; }
-  void prepend_fuel_check(wabt::ExprList& list, bool at_end = false) {
-    if (!fuel_checks_) return;
+  // Stack-neutral, so valid anywhere an instruction may go (counter = the local or the global):
+  //   counter -= 1; if (counter < 0) counter = __fuel_exhausted(counter);
+  wabt::ExprList fuel_check() {
     wabt::ExprList check;
+    if (!fuel_checks_) return check;
     auto get = [&]() -> std::unique_ptr<wabt::Expr> {
       if (fuel_local_) return std::make_unique<wabt::LocalGetExpr>(index_var(*fuel_local_));
       return std::make_unique<wabt::GlobalGetExpr>(index_var(fuel_global_));
+    };
+    auto set = [&]() -> std::unique_ptr<wabt::Expr> {
+      if (fuel_local_) return std::make_unique<wabt::LocalSetExpr>(index_var(*fuel_local_));
+      return std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_));
     };
     check.push_back(get());
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
@@ -267,25 +312,24 @@ class CodeRewriter {
     if (fuel_local_) {
       check.push_back(std::make_unique<wabt::LocalTeeExpr>(index_var(*fuel_local_)));
     } else {
-      check.push_back(std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_)));
+      check.push_back(set());
       check.push_back(get());
     }
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(0)));
     check.push_back(std::make_unique<wabt::CompareExpr>(wabt::Opcode::I32LtS));
     auto branch = std::make_unique<wabt::IfExpr>();
     auto& then = branch->true_.exprs;
-    if (fuel_local_) {
-      wabt::ExprList store = store_local();
-      then.splice(then.end(), store);
-    }
+    then.push_back(get());
     then.push_back(std::make_unique<wabt::CallExpr>(index_var(kFuelFunc)));
-    if (fuel_local_) {
-      wabt::ExprList load = load_local();
-      then.splice(then.end(), load);
-    }
+    then.push_back(set());
     check.push_back(std::move(branch));
-    list.splice(at_end ? list.end() : list.begin(), check);
     ++stats_.fuel_checks;
+    return check;
+  }
+
+  void prepend_fuel_check(wabt::ExprList& list, bool at_end = false) {
+    wabt::ExprList check = fuel_check();
+    list.splice(at_end ? list.end() : list.begin(), check);
   }
 
   wabt::Module& module_;
@@ -293,6 +337,7 @@ class CodeRewriter {
   InstrumentStats& stats_;
   bool fuel_checks_;
   std::optional<Index> fuel_local_;  // the function being rewritten counts in this local
+  std::vector<bool> labels_;         // enclosing labels, outermost first: true for a loop
 };
 
 void validate(wabt::Module& m, std::string_view label) {

@@ -1,13 +1,14 @@
 #pragma once
 // Rewrites a validated module so that the host keeps control of it, on every engine tier:
-//  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is decremented at every
-//    loop head and at the entry of every function that makes calls (a function without calls
-//    runs for a bounded time between its loop heads, so its entry needs no check); when it drops below zero the code calls the imported host
-//    function theater.__fuel_exhausted () -> (), which may refuel, yield the actor or fail the
-//    call with a Timeout trap. This is how runaway handlers end and how long ones are preempted.
-//    A function with loops counts in a local of its own and stores it to the global before each
-//    call and return (and reloads it after a call), so the global is exact wherever the host
-//    or another function can see it.
+//  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is decremented on every
+//    branch back to a loop head and at the entry of every function that makes calls (a function
+//    without calls runs for a bounded time between its loop iterations, so its entry needs no
+//    check); when it drops below zero the code calls the imported host function
+//    theater.__fuel_exhausted (i32 remaining) -> i32, which returns the new fuel and may also
+//    yield the actor or fail the call with a Timeout trap. This is how runaway handlers end and
+//    how long ones are preempted. A function with loops counts in a local of its own and stores
+//    it to the global before each call and return (and reloads it after a call), so the global is
+//    exact wherever the host or another function can see it.
 //  - every memory.grow becomes a call to theater.__memory_grow (i32) -> i32, so the host enforces
 //    the actor's memory limit (growing past it is a failure, not a -1) on every tier.
 // The two imports are added before the module's own function imports' indices are used, and every
@@ -21,7 +22,7 @@
 namespace theater::engine {
 
 struct InstrumentStats {
-  uint32_t fuel_checks = 0;   // function entries + loop heads instrumented
+  uint32_t fuel_checks = 0;   // function entries + branches back to loop heads instrumented
   uint32_t grows_routed = 0;  // memory.grow instructions rewritten
 };
 

@@ -89,7 +89,7 @@ TEST(Instrument, PutsTheHostImportsFirst) {
   ASSERT_EQ(info.imports.size(), 3u);
   EXPECT_EQ(info.imports[0].module, kHostModule);
   EXPECT_EQ(info.imports[0].name, kFuelImport);
-  EXPECT_EQ(info.imports[0].sig.str(), "() -> ()");
+  EXPECT_EQ(info.imports[0].sig.str(), "(i32) -> i32");
   EXPECT_EQ(info.imports[1].module, kHostModule);
   EXPECT_EQ(info.imports[1].name, kGrowImport);
   EXPECT_EQ(info.imports[1].sig.str(), "(i32) -> i32");
@@ -115,19 +115,19 @@ TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
 }
 
 // The whole output for a small module: the exact code planted at the entry of a function that
-// calls (in the global: $caller has no loops) and at a loop head (f has loops, so it counts in a
-// local, handed to the global around calls and at the end), none at the entry of a leaf, the
-// memory.grow call, the new imports, global and export.
+// calls (in the global: $caller has no loops) and before a branch back to a loop head (f has
+// loops, so it counts in a local, handed to the global around calls and at the end), none at the
+// entry of a leaf, the memory.grow call, the new imports, global and export.
 TEST(Instrument, WritesTheDocumentedCode) {
   auto out = instrument(wat_to_wasm(R"((module (memory 1)
     (func $leaf)
     (func $caller (call $leaf))
-    (func (export "f") (result i32) (call $leaf) (loop) (memory.grow (i32.const 1)))))"), "t.wat");
+    (func (export "f") (result i32) (call $leaf) (loop $l (br_if $l (i32.const 0))) (memory.grow (i32.const 1)))))"), "t.wat");
   EXPECT_EQ(wasm_to_wat(out), R"((module
   (type (;0;) (func))
   (type (;1;) (func (result i32)))
   (type (;2;) (func (param i32) (result i32)))
-  (import "theater" "__fuel_exhausted" (func (;0;) (type 0)))
+  (import "theater" "__fuel_exhausted" (func (;0;) (type 2)))
   (import "theater" "__memory_grow" (func (;1;) (type 2)))
   (func (;2;) (type 0))
   (func (;3;) (type 0)
@@ -139,7 +139,9 @@ TEST(Instrument, WritesTheDocumentedCode) {
     i32.const 0
     i32.lt_s
     if  ;; label = @1
+      global.get 0
       call 0
+      global.set 0
     end
     call 2)
   (func (;4;) (type 1) (result i32)
@@ -154,9 +156,7 @@ TEST(Instrument, WritesTheDocumentedCode) {
     i32.lt_s
     if  ;; label = @1
       local.get 0
-      global.set 0
       call 0
-      global.get 0
       local.set 0
     end
     block (result i32)  ;; label = @1
@@ -166,6 +166,7 @@ TEST(Instrument, WritesTheDocumentedCode) {
       global.get 0
       local.set 0
       loop  ;; label = @2
+        i32.const 0
         local.get 0
         i32.const 1
         i32.sub
@@ -174,11 +175,10 @@ TEST(Instrument, WritesTheDocumentedCode) {
         i32.lt_s
         if  ;; label = @3
           local.get 0
-          global.set 0
           call 0
-          global.get 0
           local.set 0
         end
+        br_if 0 (;@2;)
       end
       i32.const 1
       call 1
@@ -192,16 +192,24 @@ TEST(Instrument, WritesTheDocumentedCode) {
 )");
 }
 
-TEST(Instrument, CountsAFuelCheckPerFunctionAndLoop) {
+TEST(Instrument, CountsAFuelCheckPerFunctionAndBackEdge) {
   InstrumentStats stats;
   instrument(wat_to_wasm(R"((module
     (func $a (loop $outer (block (loop $inner (br_if $inner (i32.const 0)))) (br_if $outer (i32.const 0))))
-    (func $b (if (i32.const 1) (then (nop)) (else (loop (nop)))))))"), "t.wat", &stats);
-  EXPECT_EQ(stats.fuel_checks, 3u);  // 3 loops; neither function calls, so no entry checks
+    (func $b (if (i32.const 1) (then (nop)) (else (loop (nop)))))
+    (func $c (param i32)
+      (loop $l (block $out
+        (br_table $l $out $l (local.get 0))
+        (br_if $out (local.get 0))
+        (br $l))))))"), "t.wat", &stats);
+  // $a: two back edges (a branch out of the inner loop is not one); $b: a loop that never
+  // repeats; $c: the br_table (once, though it names the loop twice) and the br. Nothing calls,
+  // so no entry checks.
+  EXPECT_EQ(stats.fuel_checks, 4u);
   instrument(wat_to_wasm(R"((module
-    (func $a (call $b) (loop (nop)))
+    (func $a (call $b) (loop $l (br $l)))
     (func $b (if (i32.const 1) (then (call $a))))))"), "t.wat", &stats);
-  EXPECT_EQ(stats.fuel_checks, 3u);  // 2 functions that call + 1 loop
+  EXPECT_EQ(stats.fuel_checks, 3u);  // 2 functions that call + 1 back edge
   EXPECT_EQ(stats.grows_routed, 0u);
 }
 
@@ -277,8 +285,9 @@ TEST(Instrument, RenumberedModuleComputesTheSameResults) {
 }
 
 TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
-  // 10000 units of fuel: the loop takes 10100 (a leaf has no entry check), so the last hundred
-  // iterations each call the (stub) fuel handler, which does not refuel.
+  // 10000 units of fuel: the loop's back edge takes 10100 (a leaf has no entry check; the check
+  // before the br_if also runs when it falls through), so the last hundred each call the (stub)
+  // fuel handler, which returns no new fuel.
   auto out = instrument(wat_to_wasm(R"((module
     (func (export "spin") (result i32) (local $i i32)
       (loop $l
@@ -287,7 +296,8 @@ TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
       (local.get $i))))"), "t.wat");
   const auto output = run_all_exports(out);
   EXPECT_TRUE(contains(output, "spin() => i32:10100\n")) << output;
-  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted() =>"), 100u);
+  // (wasm-interp prints the -1 left as unsigned)
+  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted(i32:4294967295) => i32:0\n"), 100u);
 }
 
 TEST(Instrument, MemoryGrowCallsTheHost) {

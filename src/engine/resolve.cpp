@@ -7,10 +7,7 @@
 namespace theater::engine {
 
 namespace {
-uint64_t builtin_refuel(Instance& instance, const uint64_t*) {
-  instance.set_fuel(kDefaultFuel);
-  return 0;
-}
+uint64_t builtin_refuel(Instance&, const uint64_t*) { return kDefaultFuel; }
 }  // namespace
 
 uint64_t builtin_memory_grow(Instance& instance, const uint64_t* args) {

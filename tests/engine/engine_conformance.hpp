@@ -24,6 +24,7 @@ struct HostLog {
   std::vector<std::vector<uint64_t>> add_args;  // what host.add received, call by call
   int fuel_calls = 0;                           // calls of theater.__fuel_exhausted
   int refuels_allowed = 1 << 30;                // then the fuel handler raises Timeout
+  int32_t refuel = 1000;                        // the new fuel the handler returns
   std::vector<Trap> nested_traps;               // traps of calls made from inside host functions
 };
 
@@ -83,10 +84,9 @@ inline uint64_t host_fuel(Instance& inst, const uint64_t*) {
   HostLog& log = log_of(inst);
   if (++log.fuel_calls > log.refuels_allowed) {
     inst.raise({TrapKind::Timeout, "deadline passed"});
-  } else {
-    inst.set_fuel(1000);
+    return 0;
   }
-  return 0;
+  return static_cast<uint32_t>(log.refuel);
 }
 
 // Everything kModule imports. with_fuel=false leaves theater.__fuel_exhausted to the engine.
@@ -98,7 +98,7 @@ inline Linker test_linker(bool with_fuel = true) {
   l.define("host", "reenter", sig({ValType::I32}, {ValType::I32}), host_reenter);
   l.define("host", "reenter_trap", sig({ValType::I32}, {ValType::I32}), host_reenter_trap);
   l.define("host", "poke", sig({ValType::I32, ValType::I32}, {}), host_poke);
-  if (with_fuel) l.define("theater", "__fuel_exhausted", sig({}, {}), host_fuel);
+  if (with_fuel) l.define("theater", "__fuel_exhausted", sig({ValType::I32}, {ValType::I32}), host_fuel);
   return l;
 }
 
@@ -171,6 +171,42 @@ inline constexpr std::string_view kModule = R"((module
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
     (local.get $sum))
+;; Many integer and float values live across every back edge, folded into one i64 at the end:
+  ;; running out of fuel (the host called in the middle of the loop) must change none of them.
+  (func (export "juggle") (param $n i32) (result i64)
+    (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $x i64) (local $y i64)
+    (local $z i64) (local $f f64) (local $g f64) (local $h f64) (local $k f64) (local $p f32)
+    (local $q f32)
+    (local.set $a (i32.const 1)) (local.set $b (i32.const 2)) (local.set $c (i32.const 3))
+    (local.set $y (i64.const 1)) (local.set $g (f64.const 1.5)) (local.set $q (f32.const 1.25))
+    (loop $l
+      (local.set $a (i32.add (local.get $a) (local.get $n)))
+      (local.set $b (i32.xor (local.get $b) (i32.mul (local.get $a) (i32.const 31))))
+      (local.set $c (i32.rotl (local.get $c) (local.get $b)))
+      (local.set $d (i32.sub (local.get $d) (local.get $c)))
+      (local.set $x (i64.add (local.get $x) (i64.extend_i32_u (local.get $b))))
+      (local.set $y (i64.add (i64.mul (local.get $y) (i64.const 6364136223846793005)) (local.get $x)))
+      (local.set $z (i64.xor (local.get $z) (i64.rotl (local.get $y) (i64.const 17))))
+      (local.set $f (f64.add (local.get $f) (f64.convert_i32_s (local.get $d))))
+      (local.set $g (f64.mul (local.get $g) (f64.const 1.0000001)))
+      (local.set $h (f64.sub (local.get $h) (f64.mul (local.get $f) (f64.const 0.25))))
+      (local.set $k (f64.add (local.get $k) (f64.sqrt (f64.abs (local.get $h)))))
+      (local.set $p (f32.add (local.get $p) (f32.const 0.5)))
+      (local.set $q (f32.mul (local.get $q) (f32.const 1.0001)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (local.get $n)))
+    (i64.xor
+      (i64.xor (i64.xor (i64.extend_i32_u (local.get $a)) (i64.shl (i64.extend_i32_u (local.get $b)) (i64.const 32)))
+               (i64.xor (i64.extend_i32_u (local.get $c)) (i64.rotl (i64.extend_i32_u (local.get $d)) (i64.const 16))))
+      (i64.xor
+        (i64.xor (local.get $x) (i64.xor (local.get $y) (local.get $z)))
+        (i64.xor
+          (i64.xor (i64.reinterpret_f64 (local.get $f)) (i64.rotl (i64.reinterpret_f64 (local.get $g)) (i64.const 8)))
+          (i64.xor
+            (i64.xor (i64.rotl (i64.reinterpret_f64 (local.get $h)) (i64.const 24))
+                     (i64.rotl (i64.reinterpret_f64 (local.get $k)) (i64.const 40)))
+            (i64.xor (i64.extend_i32_u (i32.reinterpret_f32 (local.get $p)))
+                     (i64.shl (i64.extend_i32_u (i32.reinterpret_f32 (local.get $q))) (i64.const 32))))))))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
   (func (export "size") (result i32) (memory.size))
   (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))

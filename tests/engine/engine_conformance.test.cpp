@@ -161,6 +161,17 @@ TEST_P(EngineConformance, FuelIsSetByTheHostAndRefilledByDefault) {
   EXPECT_EQ(log.fuel_calls, calls_before);
 }
 
+TEST_P(EngineConformance, RunningOutOfFuelChangesNoValueInFlight) {
+  instance->set_fuel(1 << 30);
+  const uint64_t undisturbed = call1("juggle", {1000});
+  EXPECT_EQ(log.fuel_calls, 0);
+  // No fuel at all: the handler runs at every back edge, in the middle of the loop's work.
+  log.refuel = 0;
+  instance->set_fuel(0);
+  EXPECT_EQ(call1("juggle", {1000}), undisturbed);
+  EXPECT_EQ(log.fuel_calls, 1000);
+}
+
 TEST_P(EngineConformance, FuelSpentInACalleeCountsForTheCaller) {
   // 100 x 100 inner loop heads plus 100 outer ones: ten refuels of 1,000 (a function with loops
   // counts in a local and must hand its count back, or each call would start from a full tank).

@@ -40,10 +40,54 @@ extern const std::string_view kWasmRtModuleSource;
 namespace {
 
 constexpr uint32_t kPageSize = 65536;
-// Stack-clash protection: frames probe their pages in order, so the guard page below a stack is
-// always hit (see "native stack overflow").
+// The generated module compiles through this unit. It tells the compiler that the fuel-exhausted
+// call is rare, so every fuel check stays a not-taken branch off the hot path. On x86-64 it also
+// routes that call through a trampoline that saves every register a call may clobber, so that to
+// the compiler the exhausted path is an asm statement that changes only eax and the flags and
+// leaves memory alone: the loads of the linear memory's base and size then stay hoisted out of
+// loops (a plain call would make the compiler reload them on every iteration). That is true of
+// what the host does there: it returns the new fuel, may yield the actor to others or unwind it
+// with a trap, and never writes this instance's memory or globals meanwhile. The asm steps over
+// the red zone below the stack pointer, which the enclosing function may be using.
 constexpr std::string_view kModuleUnit = R"(#include "module.h"
-__attribute__((cold)) void Z_theaterZ___fuel_exhausted(struct Z_theater_instance_t*);
+__attribute__((cold)) u32 Z_theaterZ___fuel_exhausted(struct Z_theater_instance_t*, u32);
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((visibility("hidden"), used, noinline))
+u32 theater_fuel_slow(struct Z_theater_instance_t* ctx, u32 left) {
+  return Z_theaterZ___fuel_exhausted(ctx, left);
+}
+__asm__(".text\n.p2align 4\n.hidden theater_fuel_trampoline\ntheater_fuel_trampoline:\n"
+        "  push %rbp\n  mov %rsp,%rbp\n"
+        "  push %rcx\n  push %rdx\n  push %rsi\n  push %rdi\n"
+        "  push %r8\n  push %r9\n  push %r10\n  push %r11\n"
+        "  and $-16,%rsp\n  sub $256,%rsp\n"
+        "  movaps %xmm0,0(%rsp)\n  movaps %xmm1,16(%rsp)\n  movaps %xmm2,32(%rsp)\n"
+        "  movaps %xmm3,48(%rsp)\n  movaps %xmm4,64(%rsp)\n  movaps %xmm5,80(%rsp)\n"
+        "  movaps %xmm6,96(%rsp)\n  movaps %xmm7,112(%rsp)\n  movaps %xmm8,128(%rsp)\n"
+        "  movaps %xmm9,144(%rsp)\n  movaps %xmm10,160(%rsp)\n  movaps %xmm11,176(%rsp)\n"
+        "  movaps %xmm12,192(%rsp)\n  movaps %xmm13,208(%rsp)\n  movaps %xmm14,224(%rsp)\n"
+        "  movaps %xmm15,240(%rsp)\n"
+        "  mov %eax,%esi\n  call theater_fuel_slow\n"
+        "  movaps 0(%rsp),%xmm0\n  movaps 16(%rsp),%xmm1\n  movaps 32(%rsp),%xmm2\n"
+        "  movaps 48(%rsp),%xmm3\n  movaps 64(%rsp),%xmm4\n  movaps 80(%rsp),%xmm5\n"
+        "  movaps 96(%rsp),%xmm6\n  movaps 112(%rsp),%xmm7\n  movaps 128(%rsp),%xmm8\n"
+        "  movaps 144(%rsp),%xmm9\n  movaps 160(%rsp),%xmm10\n  movaps 176(%rsp),%xmm11\n"
+        "  movaps 192(%rsp),%xmm12\n  movaps 208(%rsp),%xmm13\n  movaps 224(%rsp),%xmm14\n"
+        "  movaps 240(%rsp),%xmm15\n"
+        "  lea -64(%rbp),%rsp\n"
+        "  pop %r11\n  pop %r10\n  pop %r9\n  pop %r8\n"
+        "  pop %rdi\n  pop %rsi\n  pop %rdx\n  pop %rcx\n"
+        "  pop %rbp\n  ret\n");
+static inline __attribute__((always_inline))
+u32 theater_fuel_fast(struct Z_theater_instance_t* ctx, u32 left) {
+  goto exhausted;
+exhausted: __attribute__((cold));
+  __asm__ volatile("lea -128(%%rsp),%%rsp\n\tcall theater_fuel_trampoline\n\tlea 128(%%rsp),%%rsp"
+                   : "+a"(left) : "D"(ctx) : "cc");
+  return left;
+}
+#define Z_theaterZ___fuel_exhausted theater_fuel_fast
+#endif
 #include "module.c"
 )";
 const std::vector<std::string> kCompileFlags = {"-fPIC", "-shared", "-w", "-fno-strict-aliasing",
@@ -789,8 +833,6 @@ class AotEngine final : public Engine {
                           (dir / "module.c").string()});
     if (w.exit_code != 0) throw LoadError(fmt::format("{}: wasm2c failed: {}", label, w.output));
     write_file_atomic(dir / "glue.c", make_glue(info));
-    // The module compiles through a wrapper that first tells the compiler the fuel-exhausted call
-    // is rare, so every fuel check stays a not-taken branch off the hot path.
     write_file_atomic(dir / "unit.c", kModuleUnit);
     progress("C compiler", 0.2);
     const auto tmp_so = so_path.string() + ".tmp." + std::to_string(::getpid());
