@@ -54,7 +54,7 @@ uint64_t send(engine::Instance& inst, const uint64_t* a) {
   if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
   return static_cast<uint32_t>(host_io(inst, HostCall::Send, *to, *msg, [&] {
-    return HostOutcome{self.runtime().send(*to, take(self, *msg), self.id), {}};
+    return HostOutcome{self.runtime().send(*to, take(self, *msg), self.id, &self.send_target()), {}};
   }).rc);
 }
 

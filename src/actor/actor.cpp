@@ -60,7 +60,7 @@ void Actor::set_manifest(const Manifest& m) { manifest_.store(runtime_.manifests
 
 // ---- delivery --------------------------------------------------------------------------------
 
-int32_t Actor::deliver(Message message) {
+int32_t Actor::deliver(Message&& message) {
   const auto s = status();
   if (s == ActorStatus::Stopping || s == ActorStatus::Stopped) return abi::kESTOPPED;
   if (message.bytes.size() > manifest().limits.max_message_bytes) return abi::kETOOBIG;
@@ -541,6 +541,7 @@ bool Actor::ensure_instance(uint32_t reason) {
 void Actor::drop_instance() {
   instance_.reset();
   if (scratch_) *scratch_ = {};
+  send_target_ = {};  // (it holds its target: a stopped pair that sent each other must not)
 }
 
 void Actor::fail(Failure failure) {

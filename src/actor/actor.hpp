@@ -79,6 +79,17 @@ struct HandlerWhat {
   const Message* message = nullptr;
 };
 
+class Actor;
+
+// Where a sender's last message went (Runtime::deliver), so that a run of sends to one actor
+// looks it up once. Owned by one actor and used only in its turns. Valid while the runtime's
+// registry generation is unchanged: every register and unregister bumps it.
+struct SendTarget {
+  std::string id;
+  std::shared_ptr<Actor> actor;
+  uint64_t generation = 0;
+};
+
 class Actor final : public Task, public std::enable_shared_from_this<Actor> {
  public:
   Actor(Runtime& runtime, std::string id, const Manifest& manifest, std::string parent,
@@ -104,7 +115,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
 
   // ---- delivery (any thread) ----
   // Ordinary messages; rc is an abi::Rc (EFULL past the mailbox limit, ESTOPPED when stopped).
-  int32_t deliver(Message message);
+  int32_t deliver(Message&& message);
   void deliver_system(SystemMessage message);
 
   ActorStatus status() const { return status_.load(); }
@@ -140,6 +151,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
     Bytes reply_bytes;  // delivered only if the handler succeeds, after the state commit
   };
   HandlerScratch& scratch() { return *scratch_; }  // only inside a handler
+  SendTarget& send_target() { return send_target_; }  // [turn]
   Runtime& runtime() { return runtime_; }
 
   // The parent's side of supervision ([turn]). call_child_error returns nullopt if the parent
@@ -233,6 +245,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::unique_ptr<Failure> last_failure_;  // since the last successful init: a stop says "failure" [turn]
   std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
   std::unique_ptr<HandlerScratch> scratch_;  // set while handlers run; dropped on hibernation
+  SendTarget send_target_;                   // [turn] cleared with the instance
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};
   bool handler_running_ = false;

@@ -177,6 +177,7 @@ bool Runtime::put_actor(const std::shared_ptr<Actor>& actor) {
   const bool replaced = old != actors_.end();
   if (replaced) actors_.erase(old);  // its key views the old actor's id
   actors_.emplace(actor->id, actor);
+  registry_generation_.fetch_add(1, std::memory_order_release);
   return replaced;
 }
 
@@ -310,6 +311,7 @@ void Runtime::unregister(const std::string& id) {
     if (it == actors_.end()) return;
     gone = std::move(it->second);
     actors_.erase(it);
+    registry_generation_.fetch_add(1, std::memory_order_release);
   }
   // Stopped for good, unless the whole runtime is shutting down: then the tree stays stored and
   // the next runtime on this data dir brings it back. (A proxy has no row: its home node's store
@@ -333,8 +335,20 @@ int32_t Runtime::deliver_local(const std::string& to, Message message) {
   return actor->deliver(std::move(message));
 }
 
-int32_t Runtime::deliver(std::string_view to, Message message) {
-  if (auto actor = find(to)) {
+int32_t Runtime::deliver(std::string_view to, Message&& message, SendTarget* cache) {
+  Actor* actor = nullptr;
+  std::shared_ptr<Actor> found;
+  if (cache && cache->actor && cache->id == to &&
+      cache->generation == registry_generation_.load(std::memory_order_acquire)) {
+    actor = cache->actor.get();  // the cache's reference keeps it alive
+  } else {
+    // Read before the lookup: a change during it leaves the cache stale, never wrong.
+    const uint64_t generation = registry_generation_.load(std::memory_order_acquire);
+    found = find(to);
+    actor = found.get();
+    if (cache && found) *cache = SendTarget{std::string(to), found, generation};
+  }
+  if (actor) {
     if (!actor->module) {  // the runtime's root, or a proxy of an actor on another node
       return actor->is_proxy() && remote_ ? remote_->deliver(std::string(to), std::move(message))
                                           : abi::kENOTFOUND;
@@ -344,12 +358,12 @@ int32_t Runtime::deliver(std::string_view to, Message message) {
   return remote_ ? remote_->deliver(std::string(to), std::move(message)) : abi::kENOTFOUND;
 }
 
-int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from) {
+int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from, SendTarget* cache) {
   Message m;
   m.kind = MessageKind::Send;
   m.from = from;
   m.bytes = std::move(message);
-  return deliver(to, std::move(m));
+  return deliver(to, std::move(m), cache);
 }
 
 RequestResult Runtime::request(const std::string& to, Bytes message,

@@ -73,7 +73,8 @@ class Runtime {
                     const std::string& parent = "");
 
   // From outside the actor system.
-  int32_t send(std::string_view to, Bytes message, const std::string& from = "external");
+  int32_t send(std::string_view to, Bytes message, const std::string& from = "external",
+               SendTarget* cache = nullptr);
   RequestResult request(const std::string& to, Bytes message,
                         std::chrono::milliseconds timeout = std::chrono::seconds(30),
                         const std::string& from = "external");
@@ -89,8 +90,9 @@ class Runtime {
   std::shared_ptr<Actor> find(std::string_view id) const;
 
   // Every message to an actor goes through here: the local actor if this node hosts `to` (no
-  // other cost), else the cluster (RemoteNodes), else ENOTFOUND. Same errors either way.
-  int32_t deliver(std::string_view to, Message message);
+  // other cost), else the cluster (RemoteNodes), else ENOTFOUND. Same errors either way. With a
+  // `cache`, a send to the same actor as last time skips the registry.
+  int32_t deliver(std::string_view to, Message&& message, SendTarget* cache = nullptr);
   // Only this node's actors (messages that arrived from another node end here).
   int32_t deliver_local(const std::string& to, Message message);
 
@@ -256,6 +258,7 @@ class Runtime {
   // Keyed by a view of the actor's own id (one copy of each id fewer: a million hibernated
   // actors are mostly ids); so an entry is only ever replaced by erase + emplace.
   std::unordered_map<std::string_view, std::shared_ptr<Actor>, IdHash> actors_;
+  std::atomic<uint64_t> registry_generation_{1};  // bumped on every change of actors_ (SendTarget)
   bool put_actor(const std::shared_ptr<Actor>& actor);  // [registry_mutex_ held]; true if it replaced one
 
   std::mutex modules_mutex_;

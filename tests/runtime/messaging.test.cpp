@@ -76,6 +76,24 @@ TEST_P(MessagingTest, TwoActorsWaitingOnEachOtherEndInEtimeout) {
   EXPECT_TRUE(events_of(b, "failed").empty());
 }
 
+// A sender remembers where its last message went (SendTarget), but never past a change of the
+// registry: once the target is stopped and gone, the next send learns it as a lookup would
+// (ENOTFOUND), not from the stopped actor it remembered (ESTOPPED), and a new actor is found.
+TEST_P(MessagingTest, ARememberedTargetIsForgottenWhenTheRegistryChanges) {
+  const auto first = runtime->spawn(example("sequencer"));
+  SendTarget cache;
+  ASSERT_EQ(runtime->send(first, "seq a 1", "external", &cache), abi::kOk);
+  ASSERT_EQ(cache.actor, runtime->find(first));
+  ASSERT_EQ(runtime->send(first, "seq a 2", "external", &cache), abi::kOk);  // from the cache
+  EXPECT_EQ(runtime->request(first, "report").reply, "received=2 violations=0");
+  ASSERT_TRUE(runtime->stop(first));
+  EXPECT_EQ(runtime->send(first, "seq a 3", "external", &cache), abi::kENOTFOUND);
+  const auto second = runtime->spawn(example("sequencer"));
+  EXPECT_EQ(runtime->send(second, "seq b 1", "external", &cache), abi::kOk);
+  EXPECT_EQ(cache.actor, runtime->find(second));
+  EXPECT_EQ(runtime->request(second, "report").reply, "received=1 violations=0");
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, MessagingTest, ::testing::Values(engine::Tier::Aot, engine::Tier::Interp),
                          tier_name);
 
