@@ -80,18 +80,17 @@ uint64_t spawn_on(engine::Instance& inst, const uint64_t* a) {
     if (!manifest) return refused(kEINVAL, why);
     std::optional<Bytes> init_state;
     if (a[3] > 0) init_state = *init;
-    const std::string_view w = *where;
-    const bool named = w.rfind("node:", 0) == 0;
-    if (!named && !w.empty() && w != "near-parent" && w != "least-loaded" && w != "spread") {
-      return refused(kEINVAL, fmt::format("'{}' is neither node:NAME nor a placement (near-parent, least-loaded, spread)", w));
+    const auto placement = parse_placement(*where);
+    if (!placement) {
+      return refused(kEINVAL, fmt::format("'{}' is neither node:NAME nor a placement ({})", *where, kPlacementPolicies));
     }
     std::string node = runtime.node_name();
     if (auto* remote = runtime.remote()) {
-      auto picked = remote->pick_node(w, why);
+      auto picked = remote->pick_node(*where, why);
       if (!picked) return refused(kENOTFOUND, why);
       node = *picked;
-    } else if (named && w.substr(5) != node) {
-      return refused(kENOTFOUND, fmt::format("no node '{}': this runtime is not in a cluster", w.substr(5)));
+    } else if (placement->named && placement->node != node) {
+      return refused(kENOTFOUND, fmt::format("no node '{}': this runtime is not in a cluster", placement->node));
     }
     if (node == runtime.node_name()) return spawn_here(self, *manifest, std::move(init_state));
     struct Answer {

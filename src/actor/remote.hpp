@@ -17,6 +17,38 @@ namespace theater {
 class Actor;
 struct Manifest;
 
+// Where a new actor goes in a cluster: a named node, else a policy.
+struct Placement {
+  enum class Policy {
+    Near,         // on the parent's node (this one): the default
+    LeastLoaded,  // the live node hosting the fewest actors
+    Spread,       // the live nodes in turn
+  };
+  Policy policy = Policy::Near;
+  std::string node;  // a node's name: there, whatever the policy
+  bool named = false;  // written as "node:NAME"
+};
+
+// The one reading of a placement as `spawn_on`, the HTTP API and the CLI write it: "node:NAME",
+// or a policy: "near-parent" (also ""), "least-loaded", "spread". nullopt: neither.
+inline constexpr std::string_view kPlacementPolicies = "near-parent, least-loaded, spread";
+inline std::optional<Placement> parse_placement(std::string_view where) {
+  Placement p;
+  if (where.rfind("node:", 0) == 0) {
+    p.node = std::string(where.substr(5));
+    p.named = true;
+  } else if (where.empty() || where == "near-parent") {
+    p.policy = Placement::Policy::Near;
+  } else if (where == "least-loaded") {
+    p.policy = Placement::Policy::LeastLoaded;
+  } else if (where == "spread") {
+    p.policy = Placement::Policy::Spread;
+  } else {
+    return std::nullopt;
+  }
+  return p;
+}
+
 class RemoteNodes {
  public:
   virtual ~RemoteNodes() = default;

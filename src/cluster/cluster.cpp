@@ -495,20 +495,12 @@ void Cluster::start_remote(const std::string& node, const Manifest& manifest, co
 }
 
 std::optional<std::string> Cluster::pick_node(std::string_view where, std::string& why) {
-  Placement p;
-  if (where.rfind("node:", 0) == 0) {
-    p.node = std::string(where.substr(5));
-  } else if (where.empty() || where == "near-parent") {
-    p.policy = Placement::Policy::Near;
-  } else if (where == "least-loaded") {
-    p.policy = Placement::Policy::LeastLoaded;
-  } else if (where == "spread") {
-    p.policy = Placement::Policy::Spread;
-  } else {
-    why = fmt::format("'{}' is neither node:NAME nor a placement (near-parent, least-loaded, spread)", where);
+  const auto p = parse_placement(where);
+  if (!p) {
+    why = fmt::format("'{}' is neither node:NAME nor a placement ({})", where, kPlacementPolicies);
     return std::nullopt;
   }
-  const std::string node = place(p);
+  const std::string node = place(*p);
   if (node == config_.node_name) return node;
   {
     // Only a node heard from (the caller waits in its turn: no waiting here for one that may

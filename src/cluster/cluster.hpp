@@ -95,15 +95,7 @@ struct DirectoryEntry {
 };
 
 // Where Cluster::spawn starts an actor.
-struct Placement {
-  enum class Policy {
-    Near,         // on the parent's node (this one): the default
-    LeastLoaded,  // the live node hosting the fewest actors
-    Spread,       // the live nodes in turn
-  };
-  Policy policy = Policy::Near;
-  std::string node;  // a node's name: there, whatever the policy
-};
+using theater::Placement;  // (src/actor/remote.hpp, with its parser)
 
 // What an observer sees of a cluster without joining it (`theater cluster`).
 struct ClusterView {

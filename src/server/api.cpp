@@ -103,12 +103,6 @@ void check_reachable(Server& server, const std::string& id) {
   live_actor(server, id);  // says why not
 }
 
-constexpr std::pair<std::string_view, cluster::Placement::Policy> kPolicies[] = {
-    {"near-parent", cluster::Placement::Policy::Near},
-    {"least-loaded", cluster::Placement::Policy::LeastLoaded},
-    {"spread", cluster::Placement::Policy::Spread},
-};
-
 std::string live_node_names(const std::vector<cluster::NodeInfo>& nodes) {
   std::vector<std::string> names;
   for (const auto& n : nodes) {
@@ -122,13 +116,12 @@ std::string live_node_names(const std::vector<cluster::NodeInfo>& nodes) {
 // policy picks (a top-level actor's parent is the runtime: near-parent is this node), or this one.
 std::string pick_node(Server& server, const std::optional<std::string>& node, const std::optional<std::string>& policy) {
   if (node && policy) throw ApiError(400, "bad_request", "give 'node' or 'placement', not both");
-  std::optional<cluster::Placement::Policy> picked;
+  std::optional<Placement> picked;
   if (policy) {
-    for (const auto& [name, p] : kPolicies) {
-      if (*policy == name) picked = p;
-    }
-    if (!picked) {
-      throw ApiError(400, "bad_placement", fmt::format("unknown placement '{}' (near-parent, least-loaded or spread)", *policy));
+    // A policy only: a node is named in "node", and an empty policy is no choice.
+    picked = policy->empty() ? std::nullopt : parse_placement(*policy);
+    if (!picked || picked->named) {
+      throw ApiError(400, "bad_placement", fmt::format("unknown placement '{}' ({})", *policy, kPlacementPolicies));
     }
   }
   auto* c = server.cluster();
@@ -150,7 +143,7 @@ std::string pick_node(Server& server, const std::optional<std::string>& node, co
     }
     return *node;
   }
-  return picked ? c->place({.policy = *picked, .node = {}}) : server.node();
+  return picked ? c->place(*picked) : server.node();
 }
 
 Json manifest_json(const Manifest& m) {
