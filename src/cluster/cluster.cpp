@@ -475,7 +475,12 @@ void Cluster::start_remote(const std::string& node, const Manifest& manifest, co
     w.channel = std::filesystem::absolute(manifest.source).string();
     w.bytes = init.value_or(Bytes());
   }
-  auto slot = std::make_shared<ReplySlot>([self = shared_from_this(), id, parent, done = std::move(done)](int rc, Bytes why) {
+  // The 60 s limit's timer, cancelled once the answer is in (it holds the slot, and the slot this
+  // cluster and the caller's callback).
+  auto timer = std::make_shared<std::atomic<Scheduler::TimerId>>(0);
+  auto slot = std::make_shared<ReplySlot>([self = shared_from_this(), id, parent, timer,
+                                           done = std::move(done)](int rc, Bytes why) {
+    if (const auto t = timer->exchange(0)) self->runtime_->scheduler().cancel(t);
     if (rc != abi::kOk) {
       if (!parent.empty()) {
         if (auto p = self->runtime_->find(parent)) p->remove_child(id);
@@ -491,7 +496,11 @@ void Cluster::start_remote(const std::string& node, const Manifest& manifest, co
     slot->complete(rc, {});
     return;
   }
-  runtime_->scheduler().after(std::chrono::seconds(60), [slot] { slot->complete(abi::kETIMEOUT, {}); });
+  timer->store(runtime_->scheduler().after(std::chrono::seconds(60), [slot] { slot->complete(abi::kETIMEOUT, {}); }));
+  // Answered before the timer was stored: nothing cancelled it.
+  if (slot->done()) {
+    if (const auto t = timer->exchange(0)) runtime_->scheduler().cancel(t);
+  }
 }
 
 std::optional<std::string> Cluster::pick_node(std::string_view where, std::string& why) {
