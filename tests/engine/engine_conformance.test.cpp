@@ -173,7 +173,7 @@ TEST_P(EngineConformance, RunningOutOfFuelChangesNoValueInFlight) {
 }
 
 TEST_P(EngineConformance, FuelSpentInACalleeCountsForTheCaller) {
-  // 100 x 100 inner loop heads plus 100 outer ones: ten refuels of 1,000 (a function with loops
+  // 100 x 100 inner iterations plus 100 outer ones: ten refuels of 1,000 (a function with loops
   // counts in a local and must hand its count back, or each call would start from a full tank).
   instance->set_fuel(1000);
   EXPECT_EQ(call1("nested", {100, 100}), 10000u);
