@@ -86,7 +86,7 @@ uint64_t spawn_on(engine::Instance& inst, const uint64_t* a) {
     }
     std::string node = runtime.node_name();
     if (auto* remote = runtime.remote()) {
-      auto picked = remote->pick_node(*where, why);
+      auto picked = remote->pick_node(*placement, why);
       if (!picked) return refused(kENOTFOUND, why);
       node = *picked;
     } else if (placement->named && placement->node != node) {

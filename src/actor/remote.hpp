@@ -74,9 +74,8 @@ class RemoteNodes {
   virtual void child_exited(const std::string& parent, const std::string& child, const Bytes& result) = 0;
 
   // Spawning from inside an actor with a placement (the `spawn_on` import). pick_node: the live
-  // node that `where` names ("node:NAME", or a policy: "near-parent", "least-loaded", "spread"),
-  // or nullopt with `why` (malformed, or no such live node).
-  virtual std::optional<std::string> pick_node(std::string_view where, std::string& why) = 0;
+  // node that `where` names or its policy picks, or nullopt with `why` (no such live node).
+  virtual std::optional<std::string> pick_node(const Placement& where, std::string& why) = 0;
   // Starts an actor from manifest `text` (its relative paths resolve against manifest.base_dir,
   // which that node must see too) on another node, under `parent`, an actor here that then
   // supervises it through a proxy. `done(rc, id or reason)` runs once its init has run there, or

@@ -503,13 +503,8 @@ void Cluster::start_remote(const std::string& node, const Manifest& manifest, co
   }
 }
 
-std::optional<std::string> Cluster::pick_node(std::string_view where, std::string& why) {
-  const auto p = parse_placement(where);
-  if (!p) {
-    why = fmt::format("'{}' is neither node:NAME nor a placement ({})", where, kPlacementPolicies);
-    return std::nullopt;
-  }
-  const std::string node = place(*p);
+std::optional<std::string> Cluster::pick_node(const Placement& where, std::string& why) {
+  const std::string node = place(where);
   if (node == config_.node_name) return node;
   {
     // Only a node heard from (the caller waits in its turn: no waiting here for one that may

@@ -146,7 +146,7 @@ class Cluster final : public RemoteNodes, public std::enable_shared_from_this<Cl
   void child_failed(const std::string& parent, const std::string& child, const std::string& kind,
                     const std::string& message) override;
   void child_exited(const std::string& parent, const std::string& child, const Bytes& result) override;
-  std::optional<std::string> pick_node(std::string_view where, std::string& why) override;
+  std::optional<std::string> pick_node(const Placement& where, std::string& why) override;
   void spawn_remote(const std::string& node, const Manifest& manifest, const std::string& text,
                     std::optional<Bytes> init, const std::string& parent,
                     std::function<void(int32_t rc, std::string id_or_why)> done) override;
