@@ -44,9 +44,9 @@
  * `int32_t on_send(const uint8_t* m, int32_t n) {...}` yourself. The macros free the argument
  * buffers after your function returns, so copy what you want to keep. (Bare exports work too:
  * THEATER_EXPORT("theater_handle_send") int32_t f(const uint8_t* msg, int32_t len) {...}; then
- * release the pointer arguments with theater_arg_free(msg) before returning, or they stay
- * allocated: the runtime puts every argument in memory it gets from theater_alloc and never
- * takes it back.)
+ * release the pointer arguments with theater_arg_free(msg) before returning: most arguments
+ * come in the inbox below and need nothing, but those that do not fit it come from
+ * theater_alloc and stay allocated unless freed.)
  *
  * BUFFERS. Results of variable size (a reply, a state, an id) arrive in a theater_buf the runtime
  * filled through theater_alloc: you own it, release it with theater_buf_free(). With the default
@@ -220,6 +220,23 @@ static inline void theater_arg_free(const void* p) {
 __attribute__((export_name("theater_alloc"))) void* theater_alloc(int32_t size);
 #ifndef THEATER_CUSTOM_ALLOC
 THEATER_WEAK void* theater_alloc(int32_t size) { return theater_default_alloc(size); }
+#endif
+
+/* The inbox (docs/abi-additions.md): one buffer, kept for the instance's life, that the runtime
+ * writes handler arguments into instead of asking theater_alloc for each message, which saves a
+ * call into the actor, a malloc and a free per message. The runtime asks again when it needs a
+ * larger one; the old one is then no longer used. Arguments there are valid until the handler
+ * returns (the handler macros copy nothing; neither should you keep pointers into them) and are
+ * followed by a NUL byte. Define THEATER_NO_INBOX to leave it out. */
+#ifndef THEATER_NO_INBOX
+THEATER_WEAK void* theater_inbox_buf_;
+__attribute__((export_name("theater_inbox"))) void* theater_inbox(int32_t size);
+THEATER_WEAK void* theater_inbox(int32_t size) {
+  if (size <= 0) return 0;
+  free(theater_inbox_buf_);
+  theater_inbox_buf_ = malloc((size_t)size);
+  return theater_inbox_buf_;
+}
 #endif
 
 /* Declares the ABI version (optional in the ABI; weak so that every actor has exactly one). */

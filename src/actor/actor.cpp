@@ -1,5 +1,7 @@
 #include "actor/actor.hpp"
 
+#include <cstring>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -540,6 +542,7 @@ bool Actor::ensure_instance(uint32_t reason) {
 
 void Actor::drop_instance() {
   instance_.reset();
+  exports_.reset();
   if (scratch_) *scratch_ = {};
   send_target_ = {};  // (it holds its target: a stopped pair that sent each other must not)
 }
@@ -643,7 +646,7 @@ std::string HandlerWhat::str() const {
 std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
   uint64_t args[] = {bytes.size()};
   uint64_t result[1] = {0};
-  if (auto trap = instance_->call("theater_alloc", args, result)) {
+  if (auto trap = instance_->call(exports().alloc, args, result)) {
     fail({failure_kind(trap->kind), fmt::format("theater_alloc: {}", trap->message)});
     return std::nullopt;
   }
@@ -659,8 +662,78 @@ std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
   return ptr;
 }
 
+Actor::InstanceExports& Actor::exports() {
+  if (exports_ && exports_->owner == instance_.get()) return *exports_;
+  static constexpr const char* kHandlerExports[kMessageKinds] = {
+      "theater_handle_send",          "theater_handle_request",         "theater_handle_timer",
+      "theater_handle_channel_open", "theater_handle_channel_message", "theater_handle_channel_close"};
+  exports_ = std::make_unique<InstanceExports>();
+  exports_->owner = instance_.get();
+  exports_->alloc = instance_->find_function("theater_alloc");
+  exports_->inbox = instance_->find_function("theater_inbox");
+  for (size_t k = 0; k < kMessageKinds; ++k) exports_->handlers[k] = instance_->find_function(kHandlerExports[k]);
+  return *exports_;
+}
+
+bool Actor::place_args(std::initializer_list<std::string_view> parts, uint64_t* args, size_t& nargs) {
+  // Each part starts 8-byte aligned and is followed by a NUL, as theater_alloc's buffers are in
+  // the C SDK. Past kInboxMax the inbox is not grown (it stays for the instance's life).
+  constexpr uint64_t kInboxMax = 64 * 1024;
+  auto& ex = exports();
+  uint64_t need = 0;
+  for (auto p : parts) need += (p.size() + 1 + 7) & ~uint64_t{7};
+  if (!ex.inbox || need > kInboxMax) {
+    for (auto p : parts) {
+      auto ptr = place_bytes(p);
+      if (!ptr) return false;
+      args[nargs++] = *ptr;
+      args[nargs++] = p.size();
+    }
+    return true;
+  }
+  if (need > ex.inbox_size) {
+    uint64_t size = 256;
+    while (size < need) size *= 2;
+    const uint64_t in[] = {size};
+    uint64_t result[1] = {0};
+    ex.inbox_size = 0;
+    if (auto trap = instance_->call(ex.inbox, in, result)) {
+      fail({failure_kind(trap->kind), fmt::format("theater_inbox: {}", trap->message)});
+      return false;
+    }
+    const auto ptr = static_cast<uint32_t>(result[0]);
+    if (ptr == 0) {
+      fail({"memory", "theater_inbox returned 0 (out of memory)"});
+      return false;
+    }
+    if (!instance_->in_bounds(ptr, static_cast<uint32_t>(size))) {
+      fail({"trap", "theater_inbox returned a buffer outside memory"});
+      return false;
+    }
+    ex.inbox_ptr = ptr;
+    ex.inbox_size = static_cast<uint32_t>(size);
+  }
+  // In bounds: checked when the inbox was made, and memory never shrinks.
+  uint8_t* base = instance_->memory().data();
+  uint32_t at = ex.inbox_ptr;
+  for (auto p : parts) {
+    std::memcpy(base + at, p.data(), p.size());
+    base[at + p.size()] = 0;
+    args[nargs++] = at;
+    args[nargs++] = p.size();
+    at += static_cast<uint32_t>((p.size() + 1 + 7) & ~size_t{7});
+  }
+  return true;
+}
+
 std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
                                      HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
+  return invoke(instance_->find_function(export_name), args, what, std::move(reply));
+}
+
+std::optional<int32_t> Actor::invoke(const engine::ExportFn& fn, std::span<const uint64_t> args,
+                                     HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
+  const std::string_view export_name = fn.name;
   if (scratch_) {
     *scratch_ = {};
   } else {
@@ -675,7 +748,7 @@ std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<con
   if (io_) io_->invoking(export_name, args, *instance_);
   instance_->set_fuel(kFuelSlice);
   uint64_t result[1] = {0};  // every ABI export returns at most one i32 (0 when it returns none)
-  auto trap = instance_->call(export_name, args, result);
+  auto trap = instance_->call(fn, args, result);
   handler_running_ = false;
   if (trap && trap->kind == engine::TrapKind::Exit) {
     exit_normally(std::move(trap->message));
@@ -734,53 +807,37 @@ void Actor::handle_message(Message& msg) {
     if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
     return;
   }
-  const char* export_name = nullptr;
-  switch (msg.kind) {
-    case MessageKind::Send: export_name = "theater_handle_send"; break;
-    case MessageKind::Request: export_name = "theater_handle_request"; break;
-    case MessageKind::Timer: export_name = "theater_handle_timer"; break;
-    case MessageKind::ChannelOpen: export_name = "theater_handle_channel_open"; break;
-    case MessageKind::ChannelMessage: export_name = "theater_handle_channel_message"; break;
-    case MessageKind::ChannelClose: export_name = "theater_handle_channel_close"; break;
-  }
-  if (!instance_->has_function(export_name)) {
+  const engine::ExportFn handler = exports().handlers[static_cast<size_t>(msg.kind)];
+  if (!handler) {
     // Not a failure of the receiver (actor-abi.md): the sender learns, or it is recorded.
     if (msg.reply) msg.reply->complete(abi::kENOTFOUND, {});
     runtime_.record(*this, "undeliverable",
-                    fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, export_name));
+                    fmt::format("{} from {}: no export {}", to_string(msg.kind), msg.from, handler.name));
     return;
   }
   if (io_) io_->received(msg);
   uint64_t args[4];
   size_t nargs = 0;
+  bool placed = true;
   if (msg.kind == MessageKind::Timer) {
     args[nargs++] = static_cast<uint64_t>(msg.tag);
+  } else if (msg.kind == MessageKind::ChannelClose) {
+    placed = place_args({msg.channel}, args, nargs);
+  } else if (!msg.channel.empty()) {
+    placed = place_args({msg.channel, msg.bytes}, args, nargs);
   } else {
-    if (!msg.channel.empty()) {
-      auto ch = place_bytes(msg.channel);
-      if (!ch) {
-        if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
-        return;
-      }
-      args[nargs++] = *ch;
-      args[nargs++] = msg.channel.size();
-    }
-    if (msg.kind != MessageKind::ChannelClose) {
-      auto ptr = place_bytes(msg.bytes);
-      if (!ptr) {
-        if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
-        return;
-      }
-      args[nargs++] = *ptr;
-      args[nargs++] = msg.bytes.size();
-    }
+    placed = place_args({msg.bytes}, args, nargs);
+  }
+  if (!placed) {
+    if (msg.reply) msg.reply->complete(abi::kEFAILED, {});
+    return;
   }
   auto reply = msg.reply;
   // One handler in kLatencySample is timed for the latency histogram: two clock reads cost as
   // much as a short handler's runtime overhead (60-70 ns each on this project's VM).
   const bool timed = handlers_seen_++ % kLatencySample == 0;  // (an actor's first one too)
   const auto handler_start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  auto result = invoke(export_name, std::span<const uint64_t>(args, nargs), HandlerWhat(msg),
+  auto result = invoke(handler, std::span<const uint64_t>(args, nargs), HandlerWhat(msg),
                        msg.kind == MessageKind::Request ? reply : nullptr);
   runtime_counters().messages_handled.add();
   if (timed) runtime_counters().handler_latency.observe(std::chrono::steady_clock::now() - handler_start);

@@ -5,10 +5,12 @@
 //
 // Threading: an actor runs on at most one worker at a time (Task protocol). Fields marked
 // [turn] are touched only inside the actor's own turn; [lock] ones under `mutex`.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <memory>
@@ -178,6 +180,8 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void handle_message(Message& msg);
   // Runs one export as a handler: deadline, commit on success, failure otherwise.
   // Returns the export's i32 result when it succeeded.
+  std::optional<int32_t> invoke(const engine::ExportFn& fn, std::span<const uint64_t> args,
+                                HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
                                 HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason);
@@ -204,6 +208,20 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void finish_stop();
   // Copies bytes into the actor's memory via theater_alloc; returns ptr or nullopt (call failed).
   std::optional<uint32_t> place_bytes(std::string_view bytes);
+  // Places a handler's byte arguments and appends (ptr, len) for each to `args`: in the
+  // instance's inbox when it exports theater_inbox (docs/abi-additions.md), else through
+  // place_bytes. False if that failed (the actor has failed).
+  bool place_args(std::initializer_list<std::string_view> parts, uint64_t* args, size_t& nargs);
+
+  // Per instance: the exports a message reaches, looked up once (not by name per message), and
+  // the inbox handler arguments go to. Made at the first use after the instance changed.
+  struct InstanceExports {
+    const engine::Instance* owner = nullptr;
+    engine::ExportFn alloc, inbox;
+    std::array<engine::ExportFn, kMessageKinds> handlers;
+    uint32_t inbox_ptr = 0, inbox_size = 0;
+  };
+  InstanceExports& exports();  // of instance_ (set)
 
   Runtime& runtime_;
   std::atomic<const Manifest*> manifest_;
@@ -245,6 +263,10 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::unique_ptr<Failure> last_failure_;  // since the last successful init: a stop says "failure" [turn]
   std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
   std::unique_ptr<HandlerScratch> scratch_;  // set while handlers run; dropped on hibernation
+  // Dropped with the instance (drop_instance), so a later instance at the same address never
+  // meets the handles of an earlier one; an instance swapped in elsewhere (an upgrade, a replay)
+  // differs from `owner` and gets its own.
+  std::unique_ptr<InstanceExports> exports_;  // [turn]
   SendTarget send_target_;                   // [turn] cleared with the instance
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};

@@ -43,6 +43,7 @@ enum class MessageKind : uint8_t {
   ChannelMessage,  // theater_handle_channel_message(channel, bytes)
   ChannelClose,    // theater_handle_channel_close(channel)
 };
+constexpr size_t kMessageKinds = 6;
 const char* to_string(MessageKind);
 
 // Who sent a message: an actor id, or "external". Held in the message itself when it is short

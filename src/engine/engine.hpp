@@ -111,6 +111,15 @@ struct InstanceLimits {
   uint32_t max_memory_pages = 256;  // 16 MiB; memory.grow past it traps with MemoryLimit
 };
 
+// An exported function looked up once (Instance::find_function): calls through it skip the lookup
+// by name, which a runtime that calls a handler per message would otherwise pay every time.
+// Valid for the instance that made it; `name` must outlive it (callers pass literals).
+struct ExportFn {
+  const void* handle = nullptr;  // the tier's own entry; null: no such export
+  std::string_view name;
+  explicit operator bool() const { return handle != nullptr; }
+};
+
 class Instance {
  public:
   virtual ~Instance() = default;
@@ -120,6 +129,14 @@ class Instance {
   // Re-entrant: a host function may call back into the instance (e.g. theater_alloc).
   virtual std::optional<Trap> call(std::string_view name, std::span<const uint64_t> args,
                                    std::span<uint64_t> results) = 0;
+  // The same through a looked-up export; a tier without handles of its own calls by name.
+  virtual ExportFn find_function(std::string_view name) const {
+    return has_function(name) ? ExportFn{this, name} : ExportFn{nullptr, name};
+  }
+  virtual std::optional<Trap> call(const ExportFn& fn, std::span<const uint64_t> args,
+                                   std::span<uint64_t> results) {
+    return call(fn.name, args, results);
+  }
   // The current linear memory. Fetch it again after any call into wasm: it may have grown.
   virtual std::span<uint8_t> memory() = 0;
   // Grows memory by delta pages; returns the old page count, or nullopt past the module's declared

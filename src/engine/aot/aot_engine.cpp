@@ -322,6 +322,9 @@ class AotInstance final : public Instance {
   bool has_function(std::string_view name) const override;
   std::optional<Trap> call(std::string_view name, std::span<const uint64_t> args,
                            std::span<uint64_t> results) override;
+  ExportFn find_function(std::string_view name) const override;
+  std::optional<Trap> call(const ExportFn& fn, std::span<const uint64_t> args,
+                           std::span<uint64_t> results) override;
   std::span<uint8_t> memory() override;
   std::optional<uint32_t> grow_memory(uint32_t delta_pages) override;
   uint32_t declared_max_pages() const override;
@@ -507,11 +510,18 @@ bool AotInstance::has_function(std::string_view name) const { return module_->fi
 
 std::optional<Trap> AotInstance::call(std::string_view name, std::span<const uint64_t> args,
                                       std::span<uint64_t> results) {
-  const auto* ex = module_->find_export(name);
-  if (!ex) return Trap{TrapKind::Host, fmt::format("no exported function '{}'", name)};
+  return call(ExportFn{module_->find_export(name), name}, args, results);
+}
+
+ExportFn AotInstance::find_function(std::string_view name) const { return {module_->find_export(name), name}; }
+
+std::optional<Trap> AotInstance::call(const ExportFn& fn, std::span<const uint64_t> args,
+                                      std::span<uint64_t> results) {
+  const auto* ex = static_cast<const AotModule::Export*>(fn.handle);
+  if (!ex) return Trap{TrapKind::Host, fmt::format("no exported function '{}'", fn.name)};
   const FuncExport* sig = ex->sig;
   if (!sig || sig->sig.params.size() != args.size() || sig->sig.results.size() > results.size()) {
-    return Trap{TrapKind::Host, fmt::format("wrong number of arguments or results for '{}'", name)};
+    return Trap{TrapKind::Host, fmt::format("wrong number of arguments or results for '{}'", fn.name)};
   }
   uint64_t scratch[8] = {};
   return guarded(ex->fn, storage_.get(), args.data(), results.empty() ? scratch : results.data());

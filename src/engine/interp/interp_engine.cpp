@@ -141,6 +141,7 @@ class InterpModule final : public Module, public std::enable_shared_from_this<In
 
 class InterpInstance final : public Instance {
  public:
+  using Instance::call;  // (the looked-up overload: by name here)
   InterpInstance(std::shared_ptr<const InterpModule> module, const InstanceLimits& limits, void* user)
       : module_(std::move(module)),
         backend_(module_->parsed_shared(),
