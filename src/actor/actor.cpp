@@ -163,7 +163,7 @@ void Actor::run_turn() {
     fiber_ = Fiber::make([this] { turn_body(); });
     fiber_alive_.store(true);
   }
-  turn_started_ = Scheduler::turn_started();
+  turn_started_ = {};  // unknown until a handler's first fuel check (no clock read per turn)
   fiber_->resume();
   if (auto* remote = runtime_.remote()) remote->turn_ended();
   if (fiber_->finished()) {
@@ -261,6 +261,8 @@ int32_t Actor::on_fuel_exhausted(engine::Instance& instance) {
                                 manifest().limits.handler_timeout_ms)});
     return 0;
   }
+  // The slice is timed from the turn's first fuel check, a fuel slice after the handler began.
+  if (turn_started_ == std::chrono::steady_clock::time_point{}) turn_started_ = now;
   if (now - turn_started_ > kTimeSlice) {
     // Preempt: give the worker to others, continue later (maybe on another worker).
     Fiber* fiber = Fiber::current();

@@ -269,7 +269,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::unique_ptr<InstanceExports> exports_;  // [turn]
   SendTarget send_target_;                   // [turn] cleared with the instance
   std::chrono::steady_clock::time_point deadline_{};
-  std::chrono::steady_clock::time_point turn_started_{};
+  std::chrono::steady_clock::time_point turn_started_{};  // {}: no fuel check yet this turn
   bool handler_running_ = false;
   uint32_t handlers_seen_ = 0;  // messages handled, for sampling the latency histogram [turn]
   bool exited_ = false;

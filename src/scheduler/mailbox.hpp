@@ -36,7 +36,10 @@ class Mailbox {
   // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is
   // queued, system messages are never refused).
   bool push(T&& item, bool force = false) {
-    const size_t before = size_.fetch_add(1, std::memory_order_relaxed);
+    // seq_cst (the same instruction as relaxed on x86): a sender then reads its receiver's
+    // `queued` flag after this, and the receiver's worker clears the flag before it reads
+    // size(); one of the two sees the other (Scheduler::schedule_self).
+    const size_t before = size_.fetch_add(1);
     if (!force && before >= capacity_.load(std::memory_order_relaxed)) {
       size_.fetch_sub(1, std::memory_order_relaxed);
       return false;
@@ -73,7 +76,7 @@ class Mailbox {
   }
 
   // Any thread; counts pushes that are being linked.
-  size_t size() const { return size_.load(std::memory_order_acquire); }
+  size_t size() const { return size_.load(); }  // seq_cst: see push
   bool empty() const { return size() == 0; }
   void set_capacity(size_t capacity) { capacity_.store(capacity, std::memory_order_relaxed); }
 

@@ -14,7 +14,14 @@ struct CurrentWorker {
   unsigned index = 0;
 };
 thread_local CurrentWorker t_current;
-thread_local int64_t t_turn_started_ns = 0;
+thread_local bool t_in_turn = false;
+// What a thief saw of a worker that holds a `next` task: that worker's turn count, and when.
+struct NextWatch {
+  const void* victim = nullptr;
+  uint64_t turn = 0;
+  int64_t seen_at_ns = 0;
+};
+thread_local NextWatch t_next_watch;
 // A RunHere on this thread: its scheduler, and the task it keeps to run here.
 struct RunHereSlot {
   const Scheduler* scheduler = nullptr;
@@ -30,9 +37,6 @@ constexpr uint64_t kInjectedCheckInterval = 61;
 // A thief takes a worker's `next` task only once that worker has been in its current turn this
 // long: until then the owner is about to run it on a warm cache.
 constexpr int64_t kNextStealAfterNs = 50'000;
-// After a turn this long (a preempted computation), the worker looks at the injection queue
-// first, so outside work is not stuck behind a few busy actors taking turns on one worker.
-constexpr int64_t kLongTurnNs = 1'000'000;
 // Rounds of looking for work (with a yield between) before a worker parks.
 constexpr int kSpinRounds = 16;
 
@@ -102,21 +106,26 @@ void Scheduler::push_local(Worker& self, TaskPtr task) {
   wake_one();
 }
 
-// `started`: the clock read just before the worker looked for this task. A turn's length is
-// known at the next read (worker_loop), so a busy worker reads the clock once per turn.
-void Scheduler::run(Worker& self, TaskPtr task, int64_t started) {
-  self.turns.fetch_add(1, std::memory_order_relaxed);
-  t_turn_started_ns = started;
-  self.turn_started_ns.store(started, std::memory_order_relaxed);
+// A turn reads no clock (a clock read costs as much as a short handler's runtime overhead here):
+// thieves time a worker's turn with their own clock and its turn count (steal), and a handler's
+// time slice starts at its first fuel check (Actor::on_fuel_exhausted).
+void Scheduler::run(Worker& self, TaskPtr task) {
+  // Odd while in a turn. Only this worker writes it: a plain store, no locked add.
+  self.turn_seq.store(self.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  t_in_turn = true;
   task->run_turn();
-  t_turn_started_ns = 0;
-  self.turn_started_ns.store(0, std::memory_order_relaxed);
-  self.last_turn_started_ns = started;
+  t_in_turn = false;
+  self.turn_seq.store(self.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   task->queued_.store(false);
   // Work that arrived during the turn found `queued_` set and did not queue the task: look now.
   // A task with work left (its budget ran out, or it was preempted) goes to the back of the queue,
-  // behind the others, not into `next`.
-  if (task->has_work() && !task->queued_.exchange(true)) push_local(self, std::move(task));
+  // behind the others, not into `next`; and the worker looks at the injection queue first next
+  // time, so outside work is not stuck behind a few busy actors taking turns on one worker.
+  self.busy_task_requeued = false;
+  if (task->has_work() && !task->queued_.exchange(true)) {
+    self.busy_task_requeued = true;
+    push_local(self, std::move(task));
+  }
 }
 
 Scheduler::RunHere::RunHere(Scheduler& scheduler)
@@ -137,9 +146,9 @@ void Scheduler::run_hosted(TaskPtr task) {
   static thread_local Worker guest;
   hosted_turns_.fetch_add(1, std::memory_order_relaxed);
   t_current = {this, &guest, static_cast<unsigned>(workers_.size())};
-  t_turn_started_ns = now_ns();
+  t_in_turn = true;
   task->run_turn();
-  t_turn_started_ns = 0;
+  t_in_turn = false;
   t_current = {};
   task->queued_.store(false);
   std::vector<TaskPtr> handoff;
@@ -183,8 +192,19 @@ Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
           victim.queue.pop_front();
         }
       } else if (victim.next) {
-        const int64_t started = victim.turn_started_ns.load(std::memory_order_relaxed);
-        if (started != 0 && now_ns() - started > kNextStealAfterNs) taken.push_back(std::move(victim.next));
+        // Taken once the victim has been in one turn for kNextStealAfterNs by this thread's
+        // clock (the same turn count twice that far apart), and not before.
+        const uint64_t turn = victim.turn_seq.load(std::memory_order_relaxed);
+        auto& watch = t_next_watch;
+        if (turn % 2 == 1) {
+          const int64_t now = now_ns();
+          if (watch.victim != &victim || watch.turn != turn) {
+            watch = {&victim, turn, now};
+          } else if (now - watch.seen_at_ns > kNextStealAfterNs) {
+            taken.push_back(std::move(victim.next));
+            watch = {};
+          }
+        }
       }
     }
     if (taken.empty()) continue;
@@ -199,7 +219,7 @@ Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
 }
 
 Scheduler::TaskPtr Scheduler::find_work(Worker& self, unsigned index, uint64_t tick) {
-  if (tick % kInjectedCheckInterval == 0 || self.last_turn_long) {
+  if (tick % kInjectedCheckInterval == 0 || self.busy_task_requeued) {
     if (auto t = pop_injected()) return t;
   }
   {
@@ -235,19 +255,12 @@ void Scheduler::worker_loop(unsigned index) {
   uint64_t tick = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     TaskPtr task;
-    int64_t now = now_ns();
-    if (self.last_turn_started_ns != 0) {
-      self.last_turn_long = now - self.last_turn_started_ns > kLongTurnNs;
-      self.last_turn_started_ns = 0;
-    }
-    int round = 0;
-    for (; round < kSpinRounds && !task; ++round) {
+    for (int round = 0; round < kSpinRounds && !task; ++round) {
       task = find_work(self, index, ++tick);
       if (!task && round + 1 < kSpinRounds) std::this_thread::yield();
     }
     if (task) {
-      // Found at once: `now` is its start (read before find_work, well under a microsecond).
-      run(self, std::move(task), round == 1 ? now : now_ns());
+      run(self, std::move(task));
       continue;
     }
     // Park. Counting ourselves parked before the re-check pairs with wake_one: either a pusher
@@ -263,17 +276,12 @@ void Scheduler::worker_loop(unsigned index) {
   t_current = {};
 }
 
-bool Scheduler::in_turn() { return t_turn_started_ns != 0; }
-
-Scheduler::Clock::time_point Scheduler::turn_started() {
-  if (t_turn_started_ns == 0) return Clock::now();  // not in a turn
-  return Clock::time_point(std::chrono::nanoseconds(t_turn_started_ns));
-}
+bool Scheduler::in_turn() { return t_in_turn; }
 
 Scheduler::Stats Scheduler::stats() const {
   Stats s;
   for (const auto& w : workers_) {
-    s.turns += w->turns.load(std::memory_order_relaxed);
+    s.turns += w->turn_seq.load(std::memory_order_relaxed) / 2;
     s.steals += w->steals.load(std::memory_order_relaxed);
     s.parks += w->parks.load(std::memory_order_relaxed);
   }

@@ -48,9 +48,14 @@ class Scheduler {
   void schedule(const std::shared_ptr<Task>& task);
   // The same for a task that owns itself (enable_shared_from_this): the shared pointer is made
   // only when the task does get queued, not for every message to a busy one.
+  // A message to a busy task costs a load, not a locked exchange on a line its worker is using:
+  // the load is seq_cst, as are the mailbox's count and the worker's clearing of the flag before
+  // it looks at the count again (run), so either the sender sees the flag clear or the worker
+  // sees the message.
   template <typename T>
   void schedule_self(T& task) {
-    if (static_cast<Task&>(task).queued_.exchange(true)) return;
+    auto& queued = static_cast<Task&>(task).queued_;
+    if (queued.load() || queued.exchange(true)) return;
     enqueue(task.shared_from_this());
   }
   TimerId after(std::chrono::milliseconds delay, std::function<void()> fn);
@@ -58,9 +63,6 @@ class Scheduler {
   void shutdown();          // stops workers and the timer thread; pending tasks are dropped
 
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
-  // Inside Task::run_turn on a worker: when the turn started (the clock is read once per turn).
-  // Elsewhere: now.
-  static Clock::time_point turn_started();
   // True inside a task's turn (on a worker, or on a RunHere thread).
   static bool in_turn();
 
@@ -94,10 +96,9 @@ class Scheduler {
     std::deque<TaskPtr> queue;
     TaskPtr next;               // owner only
     unsigned next_streak = 0;   // owner only: turns taken from `next` in a row
-    bool last_turn_long = false;  // owner only: see kLongTurnNs
-    int64_t last_turn_started_ns = 0;  // owner only: 0 once last_turn_long has been worked out
-    std::atomic<int64_t> turn_started_ns{0};  // 0 while not in a turn; thieves read it
-    std::atomic<uint64_t> turns{0}, steals{0}, parks{0};
+    bool busy_task_requeued = false;  // owner only: the last turn's task had work left
+    std::atomic<uint64_t> turn_seq{0};  // turns started + ended (odd: in a turn); thieves read it
+    std::atomic<uint64_t> steals{0}, parks{0};
     std::thread thread;
   };
 
@@ -109,7 +110,7 @@ class Scheduler {
   bool any_queued();
   void push_local(Worker& self, TaskPtr task);
   void wake_one();
-  void run(Worker& self, TaskPtr task, int64_t started_ns);
+  void run(Worker& self, TaskPtr task);
   void run_hosted(TaskPtr task);  // RunHere's turn
   void timer_loop();
 
