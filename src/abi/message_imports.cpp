@@ -53,9 +53,11 @@ uint64_t send(engine::Instance& inst, const uint64_t* a) {
   auto msg = read_guest(inst, a[2], a[3]);
   if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
-  return static_cast<uint32_t>(host_io(inst, HostCall::Send, *to, *msg, [&] {
+  const int32_t rc = host_io(inst, HostCall::Send, *to, *msg, [&] {
     return HostOutcome{self.runtime().send(*to, take(self, *msg), self.id, &self.send_target()), {}};
-  }).rc);
+  }).rc;
+  if (rc == kOk) self.after_send(self.send_target());
+  return static_cast<uint32_t>(rc);
 }
 
 uint64_t request(engine::Instance& inst, const uint64_t* a) {

@@ -265,15 +265,27 @@ int32_t Actor::on_fuel_exhausted(engine::Instance& instance) {
   if (turn_started_ == std::chrono::steady_clock::time_point{}) turn_started_ = now;
   if (now - turn_started_ > kTimeSlice) {
     // Preempt: give the worker to others, continue later (maybe on another worker).
-    Fiber* fiber = Fiber::current();
-    if (fiber) {
-      auto self = shared_from_this();
-      runtime_.scheduler().schedule(self);  // has_work() is true while fiber_ is set
-      fiber->suspend();
-      turn_started_ = std::chrono::steady_clock::now();
-    }
+    yield_turn();
+    turn_started_ = std::chrono::steady_clock::now();
   }
   return kFuelSlice;
+}
+
+void Actor::yield_turn() {
+  Fiber* fiber = Fiber::current();
+  if (!fiber) return;
+  // Queued again when the turn ends: has_work() is true while fiber_ is set (Scheduler::run).
+  fiber->suspend();
+}
+
+void Actor::after_send(const SendTarget& target) {
+  if (!target.actor || target.actor.get() == this || !handler_running_ ||
+      target.actor->mailbox_depth() < kSendBacklog) {
+    return;  // (a backlog of its own goes down only once this handler has ended)
+  }
+  const auto paused_at = std::chrono::steady_clock::now();
+  yield_turn();
+  if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------

@@ -142,6 +142,12 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Called by the fuel check: fails the handler past its deadline, yields if the turn is long;
   // returns the new fuel.
   int32_t on_fuel_exhausted(engine::Instance& instance);
+  // After a send: if its receiver has kSendBacklog messages or more waiting, this actor gives
+  // its worker up until its next turn (Erlang's send penalty), so that a sender faster than its
+  // receiver does not pile up messages (memory, and cold caches for both) while the receiver
+  // waits for the worker. The time spent waiting does not count toward the handler's deadline.
+  static constexpr size_t kSendBacklog = 1024;
+  void after_send(const SendTarget& target);
 
   // What the running handler has asked for ([turn]).
   struct HandlerScratch {
@@ -202,6 +208,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // theater_shutdown, killed past the shutdown deadline.
   void call_shutdown();
   void set_kill_deadline(std::chrono::steady_clock::time_point at);
+  void yield_turn();  // inside a handler: continue in a later turn, behind the others
   void arm_hibernation();
   void hibernate_if_idle();
   std::chrono::milliseconds hibernate_after() const;  // the manifest's, else the runtime's

@@ -61,6 +61,35 @@ TEST_P(MessagingTest, ABusyActorDoesNotStarveOthersOnOneWorker) {
   EXPECT_EQ(events_of(busy, "reply-dropped").size(), 1u);
 }
 
+// The send penalty (Actor::after_send): on one worker, a burst to a slower receiver would queue
+// all of it before the receiver's first turn; the sender instead gives the worker up whenever
+// the receiver has kSendBacklog messages waiting, so the backlog stays there. Nothing is lost.
+TEST_P(MessagingTest, ASenderFasterThanItsReceiverWaitsForIt) {
+  RuntimeConfig config;
+  config.engine.tier = GetParam();
+  config.workers = 1;
+  make_runtime(config);
+  constexpr int kBurst = 20000;
+  const auto checker = runtime->spawn(example("sequencer"));
+  const auto sender = runtime->spawn(example("sequencer"));
+  const auto receiver = runtime->find(checker);
+  std::atomic<bool> done{false};
+  size_t deepest = 0;
+  std::thread watch([&] {
+    while (!done.load()) {
+      deepest = std::max(deepest, receiver->mailbox_depth());
+      std::this_thread::sleep_for(20us);
+    }
+  });
+  ASSERT_EQ(runtime->send(sender, fmt::format("burst {} s {}", checker, kBurst)), abi::kOk);
+  settle();
+  done.store(true);
+  watch.join();
+  EXPECT_EQ(runtime->request(checker, "report").reply, fmt::format("received={} violations=0", kBurst));
+  EXPECT_LE(deepest, Actor::kSendBacklog);
+  EXPECT_TRUE(events_of(sender, "failed").empty());
+}
+
 TEST_P(MessagingTest, TwoActorsWaitingOnEachOtherEndInEtimeout) {
   const auto a = runtime->spawn(example("sequencer"));
   const auto b = runtime->spawn(example("sequencer"));
