@@ -311,7 +311,9 @@ void Actor::handle_system(SystemMessage& msg) {
         killed_stopping_ = false;
         start_children(msg.reason);
         // Down notices that came while this actor was down wait for its next instance.
-        for (auto& down : std::exchange(deferred_downs_, {})) deliver_system(std::move(down));
+        if (auto downs = std::move(deferred_downs_)) {
+          for (auto& down : *downs) deliver_system(std::move(down));
+        }
       }
       break;
     }
@@ -332,7 +334,8 @@ void Actor::handle_system(SystemMessage& msg) {
         SystemMessage later{SystemMessage::Down};
         later.subject = std::move(msg.subject);
         later.bytes = std::move(msg.bytes);
-        deferred_downs_.push_back(std::move(later));
+        if (!deferred_downs_) deferred_downs_ = std::make_unique<std::vector<SystemMessage>>();
+        deferred_downs_->push_back(std::move(later));
         break;
       }
       if (status() != ActorStatus::Running) break;
@@ -558,7 +561,7 @@ void Actor::drop_instance() {
   instance_.reset();
   exports_.reset();
   if (scratch_) *scratch_ = {};
-  send_target_ = {};  // (it holds its target: a stopped pair that sent each other must not)
+  send_target_.reset();  // (it holds its target: a stopped pair that sent each other must not)
 }
 
 void Actor::fail(Failure failure) {

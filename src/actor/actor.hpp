@@ -159,7 +159,10 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
     Bytes reply_bytes;  // delivered only if the handler succeeds, after the state commit
   };
   HandlerScratch& scratch() { return *scratch_; }  // only inside a handler
-  SendTarget& send_target() { return send_target_; }  // [turn]
+  SendTarget& send_target() {  // [turn]
+    if (!send_target_) send_target_ = std::make_unique<SendTarget>();
+    return *send_target_;
+  }
   Runtime& runtime() { return runtime_; }
 
   // The parent's side of supervision ([turn]). call_child_error returns nullopt if the parent
@@ -268,13 +271,14 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   bool killed_ = false;       // the handler that just failed was killed by the shutdown deadline [turn]
   bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
   std::unique_ptr<Failure> last_failure_;  // since the last successful init: a stop says "failure" [turn]
-  std::vector<SystemMessage> deferred_downs_;  // down notices that came while restarting [turn]
+  // Down notices that came while restarting [turn] (rare: not inline, every actor would pay for it)
+  std::unique_ptr<std::vector<SystemMessage>> deferred_downs_;
   std::unique_ptr<HandlerScratch> scratch_;  // set while handlers run; dropped on hibernation
   // Dropped with the instance (drop_instance), so a later instance at the same address never
   // meets the handles of an earlier one; an instance swapped in elsewhere (an upgrade, a replay)
   // differs from `owner` and gets its own.
   std::unique_ptr<InstanceExports> exports_;  // [turn]
-  SendTarget send_target_;                   // [turn] cleared with the instance
+  std::unique_ptr<SendTarget> send_target_;  // [turn] dropped with the instance (a hibernated actor has none)
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};  // {}: no fuel check yet this turn
   bool handler_running_ = false;
