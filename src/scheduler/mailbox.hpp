@@ -13,7 +13,6 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
-#include <optional>
 #include <utility>
 
 #include "scheduler/node_pool.hpp"
@@ -24,7 +23,37 @@ namespace theater {
 // a mailbox that sees little traffic can take alignof(void*) and stay small.
 template <typename T, size_t Align = 64>
 class Mailbox {
+  struct Node;
+
  public:
+  // An item taken off the queue, still in its node: it is read in place rather than moved out
+  // (a message is moved once, into its node), and the node goes back to the pool when this is
+  // destroyed, on whichever thread that is.
+  class Taken {
+   public:
+    Taken() = default;
+    explicit Taken(Node* node) : node_(node) {}
+    Taken(Taken&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+    Taken& operator=(Taken&& other) noexcept {
+      release();
+      node_ = std::exchange(other.node_, nullptr);
+      return *this;
+    }
+    ~Taken() { release(); }
+    explicit operator bool() const { return node_ != nullptr; }
+    T& operator*() const { return node_->value; }
+    T* operator->() const { return &node_->value; }
+
+   private:
+    void release() {
+      if (!node_) return;
+      node_->~Node();
+      Pool::give(node_);
+      node_ = nullptr;
+    }
+    Node* node_ = nullptr;
+  };
+
   explicit Mailbox(size_t capacity) : head_(&stub_), capacity_(capacity), tail_(&stub_) {}
   Mailbox(const Mailbox&) = delete;
   Mailbox& operator=(const Mailbox&) = delete;
@@ -51,11 +80,11 @@ class Mailbox {
   }
 
   // The consumer only. Nothing when empty, or when the newest push is still being linked.
-  std::optional<T> pop() {
+  Taken pop() {
     Link* tail = tail_;
     Link* next = tail->next.load(std::memory_order_acquire);
     if (tail == &stub_) {
-      if (!next) return std::nullopt;
+      if (!next) return {};
       tail_ = tail = next;  // skip the stub
       next = tail->next.load(std::memory_order_acquire);
     }
@@ -65,12 +94,12 @@ class Mailbox {
     }
     // `tail` is the last linked node. It can only be taken with the stub behind it, so that a
     // producer always has a node to link after.
-    if (tail != head_.load(std::memory_order_acquire)) return std::nullopt;  // a push in flight
+    if (tail != head_.load(std::memory_order_acquire)) return {};  // a push in flight
     stub_.next.store(nullptr, std::memory_order_relaxed);
     Link* prev = head_.exchange(&stub_, std::memory_order_acq_rel);
     prev->next.store(&stub_, std::memory_order_release);
     next = tail->next.load(std::memory_order_acquire);
-    if (!next) return std::nullopt;  // another push got in between; it links soon
+    if (!next) return {};  // another push got in between; it links soon
     tail_ = next;
     return take(tail);
   }
@@ -96,13 +125,9 @@ class Mailbox {
     T value;
   };
   using Pool = NodePool<sizeof(Node)>;  // nodes are recycled (see node_pool.hpp)
-  T take(Link* link) {
-    auto* node = static_cast<Node*>(link);  // never the stub: pop() steps over it
-    T value = std::move(node->value);
-    node->~Node();
-    Pool::give(node);
+  Taken take(Link* link) {
     size_.fetch_sub(1, std::memory_order_release);
-    return value;
+    return Taken(static_cast<Node*>(link));  // never the stub: pop() steps over it
   }
 
   // The producers' line, the shared count's line and the consumer's line are apart: a producer
