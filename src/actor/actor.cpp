@@ -278,11 +278,14 @@ void Actor::yield_turn() {
   fiber->suspend();
 }
 
-void Actor::after_send(const SendTarget& target) {
-  if (!target.actor || target.actor.get() == this || !handler_running_ ||
-      target.actor->mailbox_depth() < kSendBacklog) {
-    return;  // (a backlog of its own goes down only once this handler has ended)
-  }
+void Actor::after_send(SendTarget& target) {
+  if (target.sends_since_yield < kSendBurst) ++target.sends_since_yield;
+  if (!target.actor || target.actor.get() == this || !handler_running_) return;
+  // (A backlog of its own goes down only once this handler has ended.)
+  const size_t backlog = target.actor->mailbox_depth();  // (its line is ours: we just pushed)
+  if (backlog < kSendBacklog) return;
+  if (backlog < kSendBacklog + kSendBurst && target.sends_since_yield < kSendBurst) return;
+  target.sends_since_yield = 0;
   const auto paused_at = std::chrono::steady_clock::now();
   yield_turn();
   if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;

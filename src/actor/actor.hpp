@@ -90,6 +90,7 @@ struct SendTarget {
   std::string id;
   std::shared_ptr<Actor> actor;
   uint64_t generation = 0;
+  uint32_t sends_since_yield = 0;  // any target's: the send penalty's count (Actor::after_send)
 };
 
 class Actor final : public Task, public std::enable_shared_from_this<Actor> {
@@ -146,8 +147,12 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // its worker up until its next turn (Erlang's send penalty), so that a sender faster than its
   // receiver does not pile up messages (memory, and cold caches for both) while the receiver
   // waits for the worker. The time spent waiting does not count toward the handler's deadline.
+  // After a wait it may send kSendBurst more before it waits again (never leaving more than
+  // kSendBacklog + kSendBurst): a sender to many slow receivers (fork-join) would otherwise
+  // take a turn per message.
   static constexpr size_t kSendBacklog = 1024;
-  void after_send(const SendTarget& target);
+  static constexpr uint32_t kSendBurst = 64;
+  void after_send(SendTarget& target);
 
   // What the running handler has asked for ([turn]).
   struct HandlerScratch {

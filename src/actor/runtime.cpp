@@ -346,7 +346,7 @@ int32_t Runtime::deliver(std::string_view to, Message&& message, SendTarget* cac
     const uint64_t generation = registry_generation_.load(std::memory_order_acquire);
     found = find(to);
     actor = found.get();
-    if (cache && found) *cache = SendTarget{std::string(to), found, generation};
+    if (cache && found) *cache = SendTarget{std::string(to), found, generation, cache->sends_since_yield};
   }
   if (actor) {
     if (!actor->module) {  // the runtime's root, or a proxy of an actor on another node

@@ -63,7 +63,8 @@ TEST_P(MessagingTest, ABusyActorDoesNotStarveOthersOnOneWorker) {
 
 // The send penalty (Actor::after_send): on one worker, a burst to a slower receiver would queue
 // all of it before the receiver's first turn; the sender instead gives the worker up whenever
-// the receiver has kSendBacklog messages waiting, so the backlog stays there. Nothing is lost.
+// the receiver has kSendBacklog messages waiting (then sends kSendBurst more before it looks
+// again), so the backlog stays there. Nothing is lost.
 TEST_P(MessagingTest, ASenderFasterThanItsReceiverWaitsForIt) {
   RuntimeConfig config;
   config.engine.tier = GetParam();
@@ -86,7 +87,9 @@ TEST_P(MessagingTest, ASenderFasterThanItsReceiverWaitsForIt) {
   done.store(true);
   watch.join();
   EXPECT_EQ(runtime->request(checker, "report").reply, fmt::format("received={} violations=0", kBurst));
-  EXPECT_LE(deepest, Actor::kSendBacklog);
+  // (Past kSendBacklog + kSendBurst the sender waits after every send; it may be resumed once
+  // or twice before the receiver's next turn.)
+  EXPECT_LE(deepest, Actor::kSendBacklog + 2 * Actor::kSendBurst);
   EXPECT_TRUE(events_of(sender, "failed").empty());
 }
 
