@@ -56,7 +56,7 @@ uint64_t send(engine::Instance& inst, const uint64_t* a) {
   const int32_t rc = host_io(inst, HostCall::Send, *to, *msg, [&] {
     return HostOutcome{self.runtime().send(*to, take(self, *msg), self.id, &self.send_target()), {}};
   }).rc;
-  if (rc == kOk) self.after_send(self.send_target());
+  if (rc == kOk) self.after_send();
   return static_cast<uint32_t>(rc);
 }
 

@@ -278,7 +278,9 @@ void Actor::yield_turn() {
   fiber->suspend();
 }
 
-void Actor::after_send(SendTarget& target) {
+void Actor::after_send() {
+  if (!send_target_) return;  // (a replayed send reached no target)
+  SendTarget& target = *send_target_;
   if (target.sends_since_yield < kSendBurst) ++target.sends_since_yield;
   if (!target.actor || target.actor.get() == this || !handler_running_) return;
   // (A backlog of its own goes down only once this handler has ended.)
@@ -664,19 +666,25 @@ std::string HandlerWhat::str() const {
 }
 
 std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
-  uint64_t args[] = {bytes.size()};
+  auto ptr = request_buffer(exports().alloc, bytes.size());
+  if (ptr && !bytes.empty()) std::memcpy(instance_->memory().data() + *ptr, bytes.data(), bytes.size());
+  return ptr;
+}
+
+std::optional<uint32_t> Actor::request_buffer(const engine::ExportFn& fn, uint64_t size) {
+  const uint64_t args[] = {size};
   uint64_t result[1] = {0};
-  if (auto trap = instance_->call(exports().alloc, args, result)) {
-    fail({failure_kind(trap->kind), fmt::format("theater_alloc: {}", trap->message)});
+  if (auto trap = instance_->call(fn, args, result)) {
+    fail({failure_kind(trap->kind), fmt::format("{}: {}", fn.name, trap->message)});
     return std::nullopt;
   }
   const auto ptr = static_cast<uint32_t>(result[0]);
-  if (ptr == 0 && !bytes.empty()) {
-    fail({"memory", "theater_alloc returned 0 (out of memory)"});
+  if (ptr == 0 && size != 0) {
+    fail({"memory", fmt::format("{} returned 0 (out of memory)", fn.name)});
     return std::nullopt;
   }
-  if (!instance_->write_bytes(ptr, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()})) {
-    fail({"trap", "theater_alloc returned a buffer outside memory"});
+  if (size > UINT32_MAX || !instance_->in_bounds(ptr, static_cast<uint32_t>(size))) {
+    fail({"trap", fmt::format("{} returned a buffer outside memory", fn.name)});
     return std::nullopt;
   }
   return ptr;
@@ -714,23 +722,10 @@ bool Actor::place_args(std::initializer_list<std::string_view> parts, uint64_t* 
   if (need > ex.inbox_size) {
     uint64_t size = 256;
     while (size < need) size *= 2;
-    const uint64_t in[] = {size};
-    uint64_t result[1] = {0};
-    ex.inbox_size = 0;
-    if (auto trap = instance_->call(ex.inbox, in, result)) {
-      fail({failure_kind(trap->kind), fmt::format("theater_inbox: {}", trap->message)});
-      return false;
-    }
-    const auto ptr = static_cast<uint32_t>(result[0]);
-    if (ptr == 0) {
-      fail({"memory", "theater_inbox returned 0 (out of memory)"});
-      return false;
-    }
-    if (!instance_->in_bounds(ptr, static_cast<uint32_t>(size))) {
-      fail({"trap", "theater_inbox returned a buffer outside memory"});
-      return false;
-    }
-    ex.inbox_ptr = ptr;
+    ex.inbox_size = 0;  // (the old one is given up even if this fails)
+    auto ptr = request_buffer(ex.inbox, size);
+    if (!ptr) return false;
+    ex.inbox_ptr = *ptr;
     ex.inbox_size = static_cast<uint32_t>(size);
   }
   // In bounds: checked when the inbox was made, and memory never shrinks.

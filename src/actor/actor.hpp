@@ -152,7 +152,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // take a turn per message.
   static constexpr size_t kSendBacklog = 1024;
   static constexpr uint32_t kSendBurst = 64;
-  void after_send(SendTarget& target);
+  void after_send();  // (its send target: the last send's)
 
   // What the running handler has asked for ([turn]).
   struct HandlerScratch {
@@ -223,6 +223,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void finish_stop();
   // Copies bytes into the actor's memory via theater_alloc; returns ptr or nullopt (call failed).
   std::optional<uint32_t> place_bytes(std::string_view bytes);
+  // A buffer of `size` bytes from the actor's `fn` (theater_alloc, theater_inbox), checked to lie
+  // in its memory; nullopt, the actor failed, if the call trapped or returned 0 or such a buffer.
+  std::optional<uint32_t> request_buffer(const engine::ExportFn& fn, uint64_t size);
   // Places a handler's byte arguments and appends (ptr, len) for each to `args`: in the
   // instance's inbox when it exports theater_inbox (docs/abi-additions.md), else through
   // place_bytes. False if that failed (the actor has failed).
