@@ -750,7 +750,7 @@ std::optional<int32_t> Actor::invoke(const engine::ExportFn& fn, std::span<const
                                      HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
   const std::string_view export_name = fn.name;
   if (scratch_) {
-    *scratch_ = {};
+    scratch_->clear();
   } else {
     scratch_ = std::make_unique<HandlerScratch>();  // freed when the actor hibernates
   }
@@ -775,10 +775,11 @@ std::optional<int32_t> Actor::invoke(const engine::ExportFn& fn, std::span<const
   }
   const auto status = static_cast<int32_t>(result[0]);
   // theater_handle_channel_open and theater_handle_child_error return an answer, not a status.
-  const bool returns_answer = export_name == "theater_handle_channel_open" ||
-                              export_name == "theater_handle_child_error" ||
-                              export_name == "theater_alloc" || export_name == "_initialize";
-  if (!returns_answer && status != 0) {
+  auto returns_answer = [&] {
+    return export_name == "theater_handle_channel_open" || export_name == "theater_handle_child_error" ||
+           export_name == "theater_alloc" || export_name == "_initialize";
+  };
+  if (status != 0 && !returns_answer()) {
     // A handler that called fail() and then returned non-zero keeps its own message.
     fail({"error", scratch_->fail_message
                        ? fmt::format("{} ({} returned status {})", *scratch_->fail_message, what.str(), status)

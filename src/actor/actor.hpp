@@ -162,6 +162,17 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
     std::shared_ptr<ReplySlot> reply;  // set during theater_handle_request
     bool replied = false;
     Bytes reply_bytes;  // delivered only if the handler succeeds, after the state commit
+    // Back to empty for the next handler. Touches only what the last one set: most handlers set
+    // nothing, and rebuilding the whole struct cost a tenth of a message's runtime overhead.
+    void clear() {
+      if (staged_state) staged_state.reset();
+      if (exit_result) exit_result.reset();
+      if (fail_message) fail_message.reset();
+      reply.reset();
+      replied = false;
+      if (reply_bytes.capacity() > Bytes().capacity()) Bytes().swap(reply_bytes);
+      else reply_bytes.clear();
+    }
   };
   HandlerScratch& scratch() { return *scratch_; }  // only inside a handler
   SendTarget& send_target() {  // [turn]

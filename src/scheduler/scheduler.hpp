@@ -18,8 +18,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+
+#include "base/small_mutex.hpp"
 #include <thread>
 #include <vector>
+
+#include "base/small_mutex.hpp"
 
 namespace theater {
 
@@ -92,7 +96,8 @@ class Scheduler {
  private:
   using TaskPtr = std::shared_ptr<Task>;
   struct Worker {
-    std::mutex mutex;
+    // Taken by its owner twice a turn and by idle thieves: a one-atomic lock, not pthreads' call.
+    SmallMutex mutex;
     std::deque<TaskPtr> queue;
     TaskPtr next;               // owner only
     unsigned next_streak = 0;   // owner only: turns taken from `next` in a row

@@ -340,6 +340,7 @@ class AotInstance final : public Instance {
   HostContext ctx_;
   std::unique_ptr<uint8_t[]> storage_;  // wasm2c's instance struct
   wasm_rt_memory_t* memory_ = nullptr;   // inside storage_, once instantiated
+  uint32_t* fuel_ = nullptr;             // the fuel global, inside storage_ (set once per handler)
   bool instantiated_ = false;
 };
 
@@ -458,6 +459,7 @@ AotInstance::AotInstance(std::shared_ptr<const AotModule> module, const Instance
   ctx_.slots = module_->slots();
   storage_ = std::make_unique<uint8_t[]>(module_->so().instance_size());
   std::memset(storage_.get(), 0, module_->so().instance_size());
+  if (auto* fuel = module_->so().fuel) fuel_ = fuel(storage_.get());
 }
 
 AotInstance::~AotInstance() {
@@ -548,7 +550,7 @@ std::optional<uint32_t> AotInstance::grow_memory(uint32_t delta_pages) {
 uint32_t AotInstance::declared_max_pages() const { return module_->info().memory_max_pages; }
 
 void AotInstance::set_fuel(int32_t units) {
-  if (auto* fuel = module_->so().fuel) *fuel(storage_.get()) = static_cast<uint32_t>(units);
+  if (fuel_) *fuel_ = static_cast<uint32_t>(units);
 }
 
 // ---- compiling ---------------------------------------------------------------------------------
