@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "base/files.hpp"
 #include "engine/engine.hpp"
 #include "support/wat.hpp"
 
@@ -97,6 +98,27 @@ void compute(benchmark::State& state, std::string_view kernel) {
     benchmark::DoNotOptimize(result[0]);
   }
 }
+// The C kernels (bench/kernels.c, compiled by clang as actors are) on the AOT tier, with and
+// without the fuel checks: what they cost on code a compiler wrote.
+void kernel(benchmark::State& state, std::string_view name) {
+  static std::shared_ptr<Module> modules[2];
+  auto& module = modules[state.range(1) != 0 ? 1 : 0];
+  if (!module) {
+    ::setenv("THEATER_CACHE", THEATER_BUILD_DIR "/aot-cache", 0);
+    auto engine = Engine::create(EngineConfig{.tier = Tier::Aot, .fuel_checks = state.range(1) != 0});
+    module = engine->load(theater::read_file_bytes(THEATER_BENCH_KERNELS), Linker{}, "kernels.wasm");
+  }
+  auto instance = module->instantiate({}, nullptr);
+  for (auto _ : state) {
+    uint64_t args[] = {static_cast<uint64_t>(state.range(0))}, result[1];
+    if (auto trap = instance->call(name, args, result)) state.SkipWithError(trap->message.c_str());
+    benchmark::DoNotOptimize(result[0]);
+  }
+}
+void BM_KernelSha256(benchmark::State& state) { kernel(state, "sha256"); }
+void BM_KernelSort(benchmark::State& state) { kernel(state, "sort"); }
+void BM_KernelEval(benchmark::State& state) { kernel(state, "eval"); }
+
 void BM_ComputeFib(benchmark::State& state) { compute(state, "fib"); }
 void BM_ComputeSieve(benchmark::State& state) { compute(state, "sieve"); }
 void BM_ComputeMix(benchmark::State& state) { compute(state, "mix"); }
@@ -160,6 +182,9 @@ BENCHMARK(BM_Fib)->ArgNames({"interp", "n"})->Args({0, 25})->Args({1, 20});
 BENCHMARK(BM_ComputeFib)->ArgNames({"n", "fuel"})->Args({25, 0})->Args({25, 1});
 BENCHMARK(BM_ComputeSieve)->ArgNames({"n", "fuel"})->Args({65536, 0})->Args({65536, 1});
 BENCHMARK(BM_ComputeMix)->ArgNames({"n", "fuel"})->Args({1000000, 0})->Args({1000000, 1});
+BENCHMARK(BM_KernelSha256)->ArgNames({"kib", "fuel"})->Args({256, 0})->Args({256, 1});
+BENCHMARK(BM_KernelSort)->ArgNames({"n", "fuel"})->Args({100000, 0})->Args({100000, 1});
+BENCHMARK(BM_KernelEval)->ArgNames({"terms", "fuel"})->Args({20000, 0})->Args({20000, 1});
 BENCHMARK(BM_FibNative)->ArgName("n")->Arg(25);
 
 }  // namespace
