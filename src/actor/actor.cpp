@@ -60,6 +60,24 @@ Actor::~Actor() = default;
 
 void Actor::set_manifest(const Manifest& m) { manifest_.store(runtime_.manifests().intern(m), std::memory_order_release); }
 
+// ---- calls into the instance ----------------------------------------------------------------
+// Inline: once per message, where an out-of-line call and its returned Trap cost about 50
+// instructions.
+
+inline void Actor::publish_running(engine::Instance* instance) {
+  if (auto* slot = Scheduler::interrupt_slot()) instance ? slot->publish(instance) : slot->unpublish();
+}
+
+[[gnu::always_inline]] inline std::optional<engine::Trap> Actor::call_instance(const engine::ExportFn& fn,
+                                                                              std::span<const uint64_t> args,
+                                                                              std::span<uint64_t> results) {
+  engine::Instance* instance = instance_.get();
+  if (wasm_depth_++ == 0) publish_running(instance);
+  auto trap = instance->call(fn, args, results);
+  if (--wasm_depth_ == 0) publish_running(nullptr);
+  return trap;
+}
+
 // ---- delivery --------------------------------------------------------------------------------
 
 int32_t Actor::deliver(Message&& message) {
@@ -228,7 +246,7 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
   // While waiting, the handler's own time does not run.
   const auto paused_at = std::chrono::steady_clock::now();
   start([self, gen] { self->wake(gen); });
-  fiber->suspend();
+  suspend(*fiber);
   if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
   return !wait_cancelled_.exchange(false);
 }
@@ -275,7 +293,16 @@ void Actor::yield_turn() {
   Fiber* fiber = Fiber::current();
   if (!fiber) return;
   // Queued again when the turn ends: has_work() is true while fiber_ is set (Scheduler::run).
-  fiber->suspend();
+  suspend(*fiber);
+}
+
+// The worker's watchdog may interrupt the instance only while this actor's turn runs it: the
+// instance leaves its worker's slot while the fiber waits, and joins the slot of whichever worker
+// resumes it.
+void Actor::suspend(Fiber& fiber) {
+  if (wasm_depth_ > 0) publish_running(nullptr);
+  fiber.suspend();
+  if (wasm_depth_ > 0 && instance_) publish_running(instance_.get());
 }
 
 void Actor::after_send() {
@@ -674,7 +701,7 @@ std::optional<uint32_t> Actor::place_bytes(std::string_view bytes) {
 std::optional<uint32_t> Actor::request_buffer(const engine::ExportFn& fn, uint64_t size) {
   const uint64_t args[] = {size};
   uint64_t result[1] = {0};
-  if (auto trap = instance_->call(fn, args, result)) {
+  if (auto trap = call_instance(fn, args, result)) {
     fail({failure_kind(trap->kind), fmt::format("{}: {}", fn.name, trap->message)});
     return std::nullopt;
   }
@@ -763,7 +790,7 @@ std::optional<int32_t> Actor::invoke(const engine::ExportFn& fn, std::span<const
   if (io_) io_->invoking(export_name, args, *instance_);
   instance_->set_fuel(kFuelSlice);
   uint64_t result[1] = {0};  // every ABI export returns at most one i32 (0 when it returns none)
-  auto trap = instance_->call(fn, args, result);
+  auto trap = call_instance(fn, args, result);
   handler_running_ = false;
   if (trap && trap->kind == engine::TrapKind::Exit) {
     exit_normally(std::move(trap->message));

@@ -207,6 +207,12 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Returns the export's i32 result when it succeeded.
   std::optional<int32_t> invoke(const engine::ExportFn& fn, std::span<const uint64_t> args,
                                 HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
+  // Every call into the instance: it is named in the worker's interrupt slot meanwhile
+  // (Scheduler::interrupt_slot), so that a turn that spends no fuel is still preempted.
+  std::optional<engine::Trap> call_instance(const engine::ExportFn& fn, std::span<const uint64_t> args,
+                                            std::span<uint64_t> results);
+  void publish_running(engine::Instance* instance);
+  void suspend(Fiber& fiber);  // a wait or a yield inside a handler
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
                                 HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason);
@@ -302,6 +308,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::chrono::steady_clock::time_point turn_started_{};  // {}: no fuel check yet this turn
   bool handler_running_ = false;
   uint32_t handlers_seen_ = 0;  // messages handled, for sampling the latency histogram [turn]
+  uint8_t wasm_depth_ = 0;      // calls into the instance in progress (nested: theater_alloc) [turn]
   bool exited_ = false;
   std::chrono::steady_clock::time_point last_active_{};  // end of the last turn [turn]
   std::atomic<bool> hibernation_armed_{false};  // the last handler ended the actor normally (exit / proc_exit) [turn]

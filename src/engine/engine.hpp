@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/interrupt.hpp"
+
 namespace theater::engine {
 
 enum class ValType : uint8_t { I32, I64, F32, F64 };
@@ -145,9 +147,15 @@ class Instance {
   virtual std::optional<uint32_t> grow_memory(uint32_t delta_pages) = 0;
   // The module's own declared maximum (UINT32_MAX if none).
   virtual uint32_t declared_max_pages() const = 0;
-  // Sets the fuel counter that the instrumented code decrements on loop back edges and at
-  // function entries; below zero it calls theater.__fuel_exhausted, whose result is the new fuel.
+  // Sets the fuel counter that the instrumented code decrements on the back edges of loops in
+  // functions without calls, and reads at function entries and other loops' back edges; below
+  // zero it calls theater.__fuel_exhausted, whose result is the new fuel (instrument.hpp).
   virtual void set_fuel(int32_t units) = 0;
+  // Sets the fuel below zero, so that the running code calls theater.__fuel_exhausted at its next
+  // check, wherever it is: code that only calls and reads the fuel spends none by itself. Safe
+  // from any thread while the instance lives (a concurrent set_fuel may win; call it again).
+  // From a thread that does not know whether it lives: through an InterruptSlot.
+  virtual void interrupt() = 0;
 
   // Fails the wasm call that is running once the current host function returns.
   void raise(Trap trap) { pending_ = std::move(trap); }
@@ -163,8 +171,20 @@ class Instance {
   InstanceLimits limits;
 
  protected:
+  // Every tier's destructor calls this first, while interrupt() still works on it.
+  void leave_interrupt_slot();
+
   std::optional<Trap> pending_;
+
+ private:
+  friend class InterruptSlot;
+  InterruptSlot* slot_ = nullptr;  // the last one it was published in [the thread running it]
 };
+
+inline void InterruptSlot::publish(Instance* instance) {
+  if (instance->slot_ != this) move_here(instance);
+  instance_.store(instance, std::memory_order_release);
+}
 
 enum class Tier { Aot, Interp };
 const char* to_string(Tier);

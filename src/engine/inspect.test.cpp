@@ -208,6 +208,7 @@ class BufferInstance : public Instance {
   std::optional<uint32_t> grow_memory(uint32_t) override { return std::nullopt; }
   uint32_t declared_max_pages() const override { return UINT32_MAX; }
   void set_fuel(int32_t) override {}
+  void interrupt() override {}
 
  private:
   std::vector<uint8_t> bytes_;

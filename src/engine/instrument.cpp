@@ -174,32 +174,40 @@ bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
 // run on only some paths through the loop, so the compiler keeps reloading them every iteration;
 // with the check on the back edge the loop rotates and they are hoisted out.
 //
-// Where the counter lives decides what a check costs. In the global (a field of the instance in
-// memory), `fuel -= 1` at a loop head chains every iteration through a store and a load, which
-// cost a tight loop a third of its speed. So a function with loops counts in a local (a register)
-// and shares the count through the global only where someone else may look: before each call
-// (and after it, reading back what the callee used or the host refuelled), before a return, and
-// at the end of the body. A function without loops keeps the global: for a call-heavy function
-// such as a recursive fib, saving and reloading around each call costs more than it saves.
-// The exhausted call takes the count and returns the new one, so its path stores nothing: the
-// AOT tier can then make it a call that the compiler knows leaves memory alone.
+// What a check costs depends on the function:
+//  - A function with loops and no calls (a leaf: a hash block, a sieve, a copy loop) counts in
+//    a local (a register): loaded from the global at entry, stored back at the end, one
+//    decrement per iteration. In the global (a field of the instance in memory), `fuel -= 1`
+//    chained every iteration through a store and a load, which cost a tight loop a third of
+//    its speed.
+//  - A function that calls only reads the global, at its entry and on its loops' back edges:
+//    `if (fuel < 0) fuel = __fuel_exhausted(fuel)`. Decrementing there chained every call
+//    through memory (the caller stored its count, the callee loaded, decremented and stored it,
+//    the caller loaded it back), which cost a recursive fib 95% and a recursive-descent parser
+//    40% (bench/kernels.c). Such a function spends no fuel; what makes the global negative in
+//    it is the host (Instance::interrupt: the scheduler's watchdog does it to a turn that has
+//    run past its time slice), or a leaf it called that used the fuel up.
+//  - A function with neither runs for a bounded time, and has no check.
+// The exhausted call takes the count and returns the new one, so its path stores nothing but
+// the global: the AOT tier can then make it a call that the compiler knows leaves memory alone.
 class CodeRewriter {
  public:
   CodeRewriter(wabt::Module& m, Index fuel_global, InstrumentStats& stats, bool fuel_checks)
       : module_(m), fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
 
   void function(wabt::Func& f) {
-    // Only a function that calls can run unboundedly without passing a loop's back edge
-    // (recursion); a leaf's loops are checked. Decided before memory.grow becomes a call to the host.
+    // Decided before memory.grow becomes a call to the host (a leaf that grows stays a leaf).
     const bool calls = contains(f.exprs, is_call);
     fuel_local_.reset();
-    if (fuel_checks_ && contains(f.exprs, is_loop)) {
+    if (fuel_checks_ && !calls && contains(f.exprs, is_loop)) {
       f.local_types.AppendDecl(wabt::Type::I32, 1);
       fuel_local_ = f.GetNumParamsAndLocals() - 1;
     }
     labels_.assign(1, false);  // the function's own label: a branch to it returns
     rewrite(f.exprs);
     if (!fuel_local_) {
+      // Only a function that calls can run unboundedly without passing a loop's back edge
+      // (recursion); a leaf without loops cannot.
       if (calls) prepend_fuel_check(f.exprs);
       return;
     }
@@ -214,7 +222,6 @@ class CodeRewriter {
     }
     body->block.exprs.splice(body->block.exprs.begin(), f.exprs);
     wabt::ExprList prologue = load_local();
-    if (calls) prepend_fuel_check(prologue, /*at_end=*/true);
     f.exprs.splice(f.exprs.end(), prologue);
     f.exprs.push_back(std::move(body));
     wabt::ExprList epilogue = store_local();
@@ -243,18 +250,11 @@ class CodeRewriter {
         rewrite(body);
         labels_.pop_back();
       });
-      if (!fuel_local_) continue;
-      // Stack-neutral pairs, so they fit before or after any instruction.
-      const auto t = it->type();
-      if (is_call(*it) || t == wabt::ExprType::Return) {
+      // A leaf counting in its local hands the count back before it returns (it makes no calls,
+      // memory.grow aside, and the host's grow neither reads nor sets the fuel).
+      if (fuel_local_ && it->type() == wabt::ExprType::Return) {
         wabt::ExprList before = store_local();
         list.splice(it, before);
-      }
-      if (t == wabt::ExprType::Call || t == wabt::ExprType::CallIndirect || t == wabt::ExprType::CallRef) {
-        const auto next = std::next(it);
-        wabt::ExprList after = load_local();
-        list.splice(next, after);
-        it = std::prev(next);
       }
     }
   }
@@ -293,8 +293,9 @@ class CodeRewriter {
     return out;
   }
 
-  // Stack-neutral, so valid anywhere an instruction may go (counter = the local or the global):
-  //   counter -= 1; if (counter < 0) counter = __fuel_exhausted(counter);
+  // Stack-neutral, so valid anywhere an instruction may go:
+  //   local -= 1; if (local < 0) local = __fuel_exhausted(local);     in a leaf with loops
+  //   if (fuel < 0) fuel = __fuel_exhausted(fuel);                     in a function that calls
   wabt::ExprList fuel_check() {
     wabt::ExprList check;
     if (!fuel_checks_) return check;
@@ -307,13 +308,10 @@ class CodeRewriter {
       return std::make_unique<wabt::GlobalSetExpr>(index_var(fuel_global_));
     };
     check.push_back(get());
-    check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
-    check.push_back(std::make_unique<wabt::BinaryExpr>(wabt::Opcode::I32Sub));
     if (fuel_local_) {
+      check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
+      check.push_back(std::make_unique<wabt::BinaryExpr>(wabt::Opcode::I32Sub));
       check.push_back(std::make_unique<wabt::LocalTeeExpr>(index_var(*fuel_local_)));
-    } else {
-      check.push_back(set());
-      check.push_back(get());
     }
     check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(0)));
     check.push_back(std::make_unique<wabt::CompareExpr>(wabt::Opcode::I32LtS));
@@ -327,16 +325,16 @@ class CodeRewriter {
     return check;
   }
 
-  void prepend_fuel_check(wabt::ExprList& list, bool at_end = false) {
+  void prepend_fuel_check(wabt::ExprList& list) {
     wabt::ExprList check = fuel_check();
-    list.splice(at_end ? list.end() : list.begin(), check);
+    list.splice(list.begin(), check);
   }
 
   wabt::Module& module_;
   Index fuel_global_;
   InstrumentStats& stats_;
   bool fuel_checks_;
-  std::optional<Index> fuel_local_;  // the function being rewritten counts in this local
+  std::optional<Index> fuel_local_;  // the function being rewritten counts in this local (a leaf)
   std::vector<bool> labels_;         // enclosing labels, outermost first: true for a loop
 };
 

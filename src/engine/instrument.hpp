@@ -1,14 +1,15 @@
 #pragma once
 // Rewrites a validated module so that the host keeps control of it, on every engine tier:
-//  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is decremented on every
+//  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is checked on every
 //    branch back to a loop head and at the entry of every function that makes calls (a function
-//    without calls runs for a bounded time between its loop iterations, so its entry needs no
-//    check); when it drops below zero the code calls the imported host function
-//    theater.__fuel_exhausted (i32 remaining) -> i32, which returns the new fuel and may also
-//    yield the actor or fail the call with a Timeout trap. This is how runaway handlers end and
-//    how long ones are preempted. A function with loops counts in a local of its own and stores
-//    it to the global before each call and return (and reloads it after a call), so the global is
-//    exact wherever the host or another function can see it.
+//    without calls or loops runs for a bounded time, so it needs no check); when it is below
+//    zero the code calls the imported host function theater.__fuel_exhausted (i32 remaining)
+//    -> i32, which returns the new fuel and may also yield the actor or fail the call with a
+//    Timeout trap. This is how runaway handlers end and how long ones are preempted. Only a
+//    function with loops and no calls spends fuel: one unit per iteration, counted in a local of
+//    its own that it stores back to the global before it returns. A function that calls only
+//    reads the global: the host makes it negative (Instance::interrupt, which the scheduler's
+//    watchdog calls on a turn past its time slice), or a loop it called used the fuel up.
 //  - every memory.grow becomes a call to theater.__memory_grow (i32) -> i32, so the host enforces
 //    the actor's memory limit (growing past it is a failure, not a -1) on every tier.
 // The two imports are added before the module's own function imports' indices are used, and every

@@ -114,14 +114,15 @@ TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
   EXPECT_TRUE(contains(wat, "global.get 0\n    global.get 1\n    i32.add")) << wat;
 }
 
-// The whole output for a small module: the exact code planted at the entry of a function that
-// calls (in the global: $caller has no loops) and before a branch back to a loop head (f has
-// loops, so it counts in a local, handed to the global around calls and at the end), none at the
-// entry of a leaf, the memory.grow call, the new imports, global and export.
+// The whole output for a small module: no check in a leaf without loops ($leaf); a leaf with a
+// loop ($looper) counts in a local, loaded from the global at entry, decremented before the
+// branch back to its loop head and stored back at the end; a function that calls (f) only reads
+// the global, at its entry and before its back edge. Plus the memory.grow call, the new imports,
+// global and export.
 TEST(Instrument, WritesTheDocumentedCode) {
   auto out = instrument(wat_to_wasm(R"((module (memory 1)
     (func $leaf)
-    (func $caller (call $leaf))
+    (func $looper (loop $l (br_if $l (i32.const 0))))
     (func (export "f") (result i32) (call $leaf) (loop $l (br_if $l (i32.const 0))) (memory.grow (i32.const 1)))))"), "t.wat");
   EXPECT_EQ(wasm_to_wat(out), R"((module
   (type (;0;) (func))
@@ -131,40 +132,10 @@ TEST(Instrument, WritesTheDocumentedCode) {
   (import "theater" "__memory_grow" (func (;1;) (type 2)))
   (func (;2;) (type 0))
   (func (;3;) (type 0)
-    global.get 0
-    i32.const 1
-    i32.sub
-    global.set 0
-    global.get 0
-    i32.const 0
-    i32.lt_s
-    if  ;; label = @1
-      global.get 0
-      call 0
-      global.set 0
-    end
-    call 2)
-  (func (;4;) (type 1) (result i32)
     (local i32)
     global.get 0
     local.set 0
-    local.get 0
-    i32.const 1
-    i32.sub
-    local.tee 0
-    i32.const 0
-    i32.lt_s
-    if  ;; label = @1
-      local.get 0
-      call 0
-      local.set 0
-    end
-    block (result i32)  ;; label = @1
-      local.get 0
-      global.set 0
-      call 2
-      global.get 0
-      local.set 0
+    block  ;; label = @1
       loop  ;; label = @2
         i32.const 0
         local.get 0
@@ -180,11 +151,33 @@ TEST(Instrument, WritesTheDocumentedCode) {
         end
         br_if 0 (;@2;)
       end
-      i32.const 1
-      call 1
     end
     local.get 0
     global.set 0)
+  (func (;4;) (type 1) (result i32)
+    global.get 0
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      global.get 0
+      call 0
+      global.set 0
+    end
+    call 2
+    loop  ;; label = @1
+      i32.const 0
+      global.get 0
+      i32.const 0
+      i32.lt_s
+      if  ;; label = @2
+        global.get 0
+        call 0
+        global.set 0
+      end
+      br_if 0 (;@1;)
+    end
+    i32.const 1
+    call 1)
   (memory (;0;) 1)
   (global (;0;) (mut i32) (i32.const 10000))
   (export "f" (func 4))

@@ -1,6 +1,7 @@
 #include "scheduler/scheduler.hpp"
 
 #include <random>
+#include <unordered_map>
 #include <utility>
 
 namespace theater {
@@ -15,6 +16,7 @@ struct CurrentWorker {
 };
 thread_local CurrentWorker t_current;
 thread_local bool t_in_turn = false;
+thread_local engine::InterruptSlot* t_interrupt_slot = nullptr;  // this thread's worker's
 // What a thief saw of a worker that holds a `next` task: that worker's turn count, and when.
 struct NextWatch {
   const void* victim = nullptr;
@@ -54,6 +56,7 @@ Scheduler::Scheduler(unsigned workers) {
   // Started only once every Worker exists: a worker steals from the others from its first turn.
   for (unsigned i = 0; i < workers; ++i) workers_[i]->thread = std::thread([this, i] { worker_loop(i); });
   timer_thread_ = std::thread([this] { timer_loop(); });
+  watchdog_thread_ = std::thread([this] { watchdog_loop(); });
 }
 
 Scheduler::~Scheduler() { shutdown(); }
@@ -142,14 +145,26 @@ void Scheduler::RunHere::run() {
 
 void Scheduler::run_hosted(TaskPtr task) {
   // This thread acts as a worker for one turn. Its own `next` and queue are seen by nobody else,
-  // so what the turn schedules is handed to the workers right after it.
-  static thread_local Worker guest;
+  // so what the turn schedules is handed to the workers right after it. Its turn count and its
+  // interrupt slot are watched as a worker's are (watchdog_loop).
+  Worker* worker;
+  {
+    std::lock_guard lock(guests_mutex_);
+    auto& slot = guests_[std::this_thread::get_id()];
+    if (!slot) slot = std::make_unique<Worker>();
+    worker = slot.get();
+  }
+  Worker& guest = *worker;
   hosted_turns_.fetch_add(1, std::memory_order_relaxed);
   t_current = {this, &guest, static_cast<unsigned>(workers_.size())};
+  t_interrupt_slot = guest.interrupt_slot;
   t_in_turn = true;
+  guest.turn_seq.store(guest.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   task->run_turn();
+  guest.turn_seq.store(guest.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   t_in_turn = false;
   t_current = {};
+  t_interrupt_slot = nullptr;
   task->queued_.store(false);
   std::vector<TaskPtr> handoff;
   {
@@ -252,6 +267,7 @@ bool Scheduler::any_queued() {
 void Scheduler::worker_loop(unsigned index) {
   Worker& self = *workers_[index];
   t_current = {this, &self, index};
+  t_interrupt_slot = self.interrupt_slot;
   uint64_t tick = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     TaskPtr task;
@@ -274,9 +290,34 @@ void Scheduler::worker_loop(unsigned index) {
     parked_.fetch_sub(1, std::memory_order_acq_rel);
   }
   t_current = {};
+  t_interrupt_slot = nullptr;
 }
 
 bool Scheduler::in_turn() { return t_in_turn; }
+
+// Not inline: a fiber may move to another thread between two calls, and a thread-local address
+// computed before must not be reused after.
+[[gnu::noinline]] engine::InterruptSlot* Scheduler::interrupt_slot() { return t_interrupt_slot; }
+
+// Every tick, a worker found in the same turn as at the last tick (an odd turn count, unchanged)
+// has been in it for at least a tick: its instance is interrupted. The fuel handler it then
+// calls reads the clock, so the tick only bounds how late a time slice or a deadline is seen
+// by code that spends no fuel (a function that calls, and calls, and never loops in a leaf).
+void Scheduler::watchdog_loop() {
+  std::unordered_map<const Worker*, uint64_t> seen;  // each one's turn count at the last tick
+  auto watch = [&seen](Worker& w) {
+    const uint64_t turn = w.turn_seq.load(std::memory_order_relaxed);
+    auto& last = seen[&w];
+    if (turn % 2 == 1 && turn == last) w.interrupt_slot->interrupt();
+    last = turn;
+  };
+  std::unique_lock lock(watchdog_mutex_);
+  while (!watchdog_cv_.wait_for(lock, kWatchdogTick, [this] { return watchdog_stopping_; })) {
+    for (auto& w : workers_) watch(*w);
+    std::lock_guard guests(guests_mutex_);
+    for (auto& [thread, w] : guests_) watch(*w);
+  }
+}
 
 Scheduler::Stats Scheduler::stats() const {
   Stats s;
@@ -366,6 +407,12 @@ void Scheduler::shutdown() {
   }
   timer_cv_.notify_all();
   if (timer_thread_.joinable()) timer_thread_.join();
+  {
+    std::lock_guard lock(watchdog_mutex_);
+    watchdog_stopping_ = true;
+  }
+  watchdog_cv_.notify_all();
+  if (watchdog_thread_.joinable()) watchdog_thread_.join();
 }
 
 }  // namespace theater

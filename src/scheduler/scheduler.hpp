@@ -20,6 +20,7 @@
 #include <mutex>
 
 #include "base/small_mutex.hpp"
+#include "engine/interrupt.hpp"
 #include <thread>
 #include <vector>
 
@@ -70,6 +71,14 @@ class Scheduler {
   // True inside a task's turn (on a worker, or on a RunHere thread).
   static bool in_turn();
 
+  // Preemption of code that spends no fuel (instrument.hpp): a turn names the instance it is
+  // running in its worker's slot, and a watchdog thread interrupts it once the same turn has run
+  // for a whole tick (kWatchdogTick); the instance's fuel handler then decides, by the clock,
+  // whether it yields, fails at its deadline or goes on. nullptr off the workers and RunHere
+  // threads (nothing watches others). Ask again after a wait: the turn may have moved.
+  static engine::InterruptSlot* interrupt_slot();  // (a RunHere thread's turn is watched too)
+  static constexpr std::chrono::milliseconds kWatchdogTick{5};
+
   // For a thread that is not a worker and delivers messages from elsewhere (a cluster node's NATS
   // thread): while a RunHere lives, the first task this thread schedules is kept instead of
   // queued, and run() (or the destructor) runs that task's turn here, on this thread. That saves
@@ -104,6 +113,9 @@ class Scheduler {
     bool busy_task_requeued = false;  // owner only: the last turn's task had work left
     std::atomic<uint64_t> turn_seq{0};  // turns started + ended (odd: in a turn); thieves read it
     std::atomic<uint64_t> steals{0}, parks{0};
+    Worker() : interrupt_slot(engine::InterruptSlot::acquire()) {}
+    ~Worker() { engine::InterruptSlot::release(interrupt_slot); }
+    engine::InterruptSlot* const interrupt_slot;  // the instance its turn is running
     std::thread thread;
   };
 
@@ -118,6 +130,7 @@ class Scheduler {
   void run(Worker& self, TaskPtr task);
   void run_hosted(TaskPtr task);  // RunHere's turn
   void timer_loop();
+  void watchdog_loop();
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stopping_{false};
@@ -141,6 +154,15 @@ class Scheduler {
   // cancels one: without this, every request woke the timer thread twice).
   Clock::time_point timer_wakes_at_ = Clock::time_point::min();
   std::thread timer_thread_;
+
+  // The stand-in workers of threads that hosted a turn (RunHere), one per thread.
+  std::mutex guests_mutex_;
+  std::map<std::thread::id, std::unique_ptr<Worker>> guests_;
+
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_cv_;
+  bool watchdog_stopping_ = false;
+  std::thread watchdog_thread_;
 };
 
 }  // namespace theater

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "engine/engine.hpp"
 #include "scheduler/mailbox.hpp"
 
 namespace theater {
@@ -324,4 +325,102 @@ TEST(SchedulerRunHere, OnAWorkerItKeepsNothing) {
   EXPECT_EQ(s.stats().hosted_turns, 0u);
 }
 
+}  // namespace theater
+
+// ---- the watchdog ----------------------------------------------------------------------------
+
+namespace theater {
+namespace {
+
+using namespace std::chrono_literals;
+
+// An instance that only counts its interrupts (no code).
+class InterruptCounter : public engine::Instance {
+ public:
+  ~InterruptCounter() override { leave_interrupt_slot(); }
+  bool has_function(std::string_view) const override { return false; }
+  std::optional<engine::Trap> call(std::string_view, std::span<const uint64_t>, std::span<uint64_t>) override {
+    return engine::Trap{engine::TrapKind::Host, "no code"};
+  }
+  std::span<uint8_t> memory() override { return {}; }
+  std::optional<uint32_t> grow_memory(uint32_t) override { return std::nullopt; }
+  uint32_t declared_max_pages() const override { return 0; }
+  void set_fuel(int32_t) override {}
+  void interrupt() override { interrupts.fetch_add(1); }
+  std::atomic<int> interrupts{0};
+};
+
+// A turn that names its instance in the worker's slot and runs until it is interrupted (code that
+// spends no fuel), or that finishes at once.
+TEST(SchedulerWatchdog, InterruptsATurnThatRunsPastATickAndNoOther) {
+  Scheduler s(2);
+  auto runner = std::make_shared<InterruptCounter>();
+  auto quick = std::make_shared<InterruptCounter>();
+  const auto started = std::chrono::steady_clock::now();
+  std::promise<std::chrono::steady_clock::duration> interrupted_after;
+  auto long_turn = std::make_shared<CallbackTask>([&] {
+    auto* slot = s.interrupt_slot();
+    ASSERT_NE(slot, nullptr);
+    slot->publish(runner.get());
+    while (runner->interrupts.load() == 0) std::this_thread::yield();
+    slot->unpublish();
+    interrupted_after.set_value(std::chrono::steady_clock::now() - started);
+  });
+  std::atomic<int> quick_turns{0};
+  auto short_turns = std::make_shared<CallbackTask>([&] {
+    s.interrupt_slot()->publish(quick.get());
+    s.interrupt_slot()->unpublish();
+    quick_turns.fetch_add(1);
+  });
+  s.schedule(long_turn);
+  auto done = interrupted_after.get_future();
+  ASSERT_EQ(done.wait_for(5s), std::future_status::ready) << "never interrupted";
+  // At least a tick, at most about two (a slow machine: far fewer than 5 s).
+  EXPECT_GE(done.get(), Scheduler::kWatchdogTick);
+  EXPECT_EQ(runner->interrupts.load(), 1) << "the turn ended at its first interrupt";
+  for (int i = 0; i < 50; ++i) {
+    s.schedule(short_turns);
+    wait_until([&] { return quick_turns.load() == i + 1; });
+  }
+  EXPECT_EQ(quick->interrupts.load(), 0) << "short turns are never interrupted";
+  EXPECT_EQ(s.interrupt_slot(), nullptr) << "not a worker: no slot";
+}
+
+// Not a worker, but a thread that hosts a turn (RunHere) is watched too.
+TEST(SchedulerWatchdog, WatchesAHostedTurn) {
+  Scheduler s(1);
+  InterruptCounter runner;
+  auto task = std::make_shared<CallbackTask>([&] {
+    s.interrupt_slot()->publish(&runner);
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    while (runner.interrupts.load() == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+    s.interrupt_slot()->unpublish();
+  });
+  Scheduler::RunHere here(s);
+  s.schedule(task);
+  here.run();  // returns once interrupted (or after 5 s: a failure)
+  EXPECT_EQ(runner.interrupts.load(), 1);
+  EXPECT_EQ(task->thread.load(), std::this_thread::get_id());
+}
+
+// An instance destroyed while it is named in a slot leaves it: the watchdog, which keeps
+// interrupting that long turn, never reaches it (AddressSanitizer and ThreadSanitizer check).
+TEST(SchedulerWatchdog, AnInstanceDestroyedWhilePublishedIsNeverInterrupted) {
+  Scheduler s(1);
+  std::atomic<bool> stop{false};
+  auto task = std::make_shared<CallbackTask>([&] {
+    while (!stop.load()) {
+      auto instance = std::make_unique<InterruptCounter>();
+      s.interrupt_slot()->publish(instance.get());
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+      instance.reset();  // destroyed while named
+    }
+  });
+  s.schedule(task);
+  std::this_thread::sleep_for(Scheduler::kWatchdogTick * 8);
+  stop.store(true);
+  wait_until([&] { return task->turns.load() == 1; });
+}
+
+}  // namespace
 }  // namespace theater

@@ -8,11 +8,14 @@
 // fixture passes as each instance's `user` pointer.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -155,6 +158,14 @@ inline constexpr std::string_view kModule = R"((module
       (then (i32.const 0))
       (else (i32.add (call $depth (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
   (func (export "spin") (loop $l (br $l)))
+  ;; An endless loop in a function that calls (once in four billion rounds): its checks only read
+  ;; the fuel, so nothing but an interrupt ends it.
+  (func $nothing)
+  (func (export "spin_calling") (local $i i32)
+    (loop $l
+      (if (i32.eq (local.get $i) (i32.const -1)) (then (call $nothing)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
   (func $count (export "count") (param $n i32) (result i32) (local $i i32)
     (block $done
       (loop $l
@@ -214,6 +225,27 @@ inline constexpr std::string_view kModule = R"((module
   (func (export "fsum") (param f64 f32) (result f64) (f64.add (local.get 0) (f64.promote_f32 (local.get 1))))
   (func (export "fhalf") (param f32) (result f32) (f32.mul (local.get 0) (f32.const 0.5)))
 ))";
+
+// Stands in for the scheduler's watchdog: interrupts an instance every millisecond until it goes
+// out of scope (which must be before the instance does).
+class Interrupter {
+ public:
+  explicit Interrupter(Instance& instance)
+      : thread_([this, &instance] {
+          while (!stop_.load()) {
+            instance.interrupt();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        }) {}
+  ~Interrupter() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 class EngineConformance : public ::testing::TestWithParam<Tier> {
  protected:

@@ -76,12 +76,14 @@ TEST_P(EngineConformance, DeepRecursionIsStackExhaustedNotACrash) {
   // refused (a host function must not overflow: it may hold locks), not run.
   instance = module->instantiate({}, &log);
   EXPECT_EQ(trap_of("recurse_host", {0}).kind, TrapKind::StackExhausted);
-  // `f(x) + 1` recursion: the AOT tier's C compiler may turn it into a loop (no stack grows), and
-  // then the fuel check ends it as a Timeout. Either way it ends, as a trap.
-  log.refuels_allowed = 1000;
+  // `f(x) + 1` recursion: the AOT tier's C compiler may turn it into a loop (no stack grows) that
+  // spends no fuel (its checks only read it), and then an interrupt ends it as a Timeout, as the
+  // scheduler's watchdog would. Either way it ends, as a trap.
+  log.refuels_allowed = 20;
   for (const char* name : {"recurse", "recurse_indirect"}) {
     instance = module->instantiate({}, &log);
     log.fuel_calls = 0;
+    Interrupter watchdog(*instance);
     const auto kind = trap_of(name, {1}).kind;
     EXPECT_TRUE(kind == TrapKind::StackExhausted || kind == TrapKind::Timeout) << name << ": " << to_string(kind);
   }
@@ -89,8 +91,11 @@ TEST_P(EngineConformance, DeepRecursionIsStackExhaustedNotACrash) {
   // the process here unless the engine guards against it).
   instance = module->instantiate({}, &log);
   log.fuel_calls = 0;
-  const auto kind = trap_of("recurse_indirect0").kind;
-  EXPECT_TRUE(kind == TrapKind::StackExhausted || kind == TrapKind::Timeout) << to_string(kind);
+  {
+    Interrupter watchdog(*instance);
+    const auto kind = trap_of("recurse_indirect0").kind;
+    EXPECT_TRUE(kind == TrapKind::StackExhausted || kind == TrapKind::Timeout) << to_string(kind);
+  }
   // Recursion of ordinary depth is fine (the interpreter allows ~1,600 frames, AOT as many as fit
   // on the stack).
   instance = module->instantiate({}, &log);
@@ -172,13 +177,52 @@ TEST_P(EngineConformance, RunningOutOfFuelChangesNoValueInFlight) {
   EXPECT_EQ(log.fuel_calls, 1000);
 }
 
+// Code that calls spends no fuel: only an interrupt from another thread (the scheduler's
+// watchdog) sends it to the fuel handler, which then decides; here, after three refuels, that
+// its deadline has passed.
+TEST_P(EngineConformance, AnInterruptReachesCodeThatSpendsNoFuel) {
+  log.refuels_allowed = 3;
+  instance->set_fuel(1 << 30);
+  Trap trap;
+  {
+    Interrupter watchdog(*instance);
+    trap = trap_of("spin_calling");
+  }
+  EXPECT_EQ(trap.kind, TrapKind::Timeout);
+  EXPECT_EQ(trap.message, "deadline passed");
+  EXPECT_EQ(log.fuel_calls, 4);
+  // The instance goes on working.
+  EXPECT_EQ(call1("double", {4}), 8u);
+}
+
+// An interrupt through a slot reaches the instance published in it, and nothing once that
+// instance is gone (AddressSanitizer would see an interrupt of a destroyed one).
+TEST_P(EngineConformance, AnInterruptSlotForgetsADestroyedInstance) {
+  InterruptSlot& slot = *InterruptSlot::acquire();
+  slot.publish(instance.get());
+  slot.interrupt();
+  EXPECT_EQ(call1("count", {1}), 1u);
+  EXPECT_EQ(log.fuel_calls, 1);  // the count's first back edge found the fuel below zero
+  instance.reset();              // destroyed while published
+  slot.interrupt();              // reaches nothing
+  instance = module->instantiate({}, &log);
+  slot.publish(instance.get());
+  slot.unpublish();
+  slot.interrupt();
+  log.fuel_calls = 0;
+  EXPECT_EQ(call1("count", {1}), 1u);
+  EXPECT_EQ(log.fuel_calls, 0);  // taken out of the slot: not interrupted
+  InterruptSlot::release(&slot);
+}
+
 TEST_P(EngineConformance, FuelSpentInACalleeCountsForTheCaller) {
-  // 100 x 100 inner iterations plus 100 outer ones: ten refuels of 1,000 (a function with loops
-  // counts in a local and must hand its count back, or each call would start from a full tank).
+  // 100 x 100 inner iterations spend 10,000 units; 1,000 units last 1,001 back edges before the
+  // count is below zero: nine refuels (the callee, a leaf with a loop, counts in a local and
+  // must hand its count back, or each call would start from the same tank and none would run
+  // out; the caller calls, so it spends none).
   instance->set_fuel(1000);
   EXPECT_EQ(call1("nested", {100, 100}), 10000u);
-  EXPECT_GE(log.fuel_calls, 10);
-  EXPECT_LE(log.fuel_calls, 11);
+  EXPECT_EQ(log.fuel_calls, 9);
 }
 
 TEST_P(EngineConformance, MemoryGrowRespectsLimitAndDeclaredMaximum) {

@@ -329,6 +329,7 @@ class AotInstance final : public Instance {
   std::optional<uint32_t> grow_memory(uint32_t delta_pages) override;
   uint32_t declared_max_pages() const override;
   void set_fuel(int32_t units) override;
+  void interrupt() override;
 
   void instantiate();
   // Runs fn(target, args, results) and turns a trap anywhere inside it into a Trap value.
@@ -463,6 +464,7 @@ AotInstance::AotInstance(std::shared_ptr<const AotModule> module, const Instance
 }
 
 AotInstance::~AotInstance() {
+  leave_interrupt_slot();
   if (!instantiated_) return;
   // Freeing runs no wasm; memory and tables are released by our runtime functions.
   module_->so().free_instance(storage_.get());
@@ -550,7 +552,11 @@ std::optional<uint32_t> AotInstance::grow_memory(uint32_t delta_pages) {
 uint32_t AotInstance::declared_max_pages() const { return module_->info().memory_max_pages; }
 
 void AotInstance::set_fuel(int32_t units) {
-  if (fuel_) *fuel_ = static_cast<uint32_t>(units);
+  if (fuel_) std::atomic_ref<uint32_t>(*fuel_).store(static_cast<uint32_t>(units), std::memory_order_relaxed);
+}
+
+void AotInstance::interrupt() {
+  if (fuel_) std::atomic_ref<uint32_t>(*fuel_).store(UINT32_MAX, std::memory_order_relaxed);  // -1
 }
 
 // ---- compiling ---------------------------------------------------------------------------------
@@ -596,6 +602,20 @@ std::string to_slot(ValType t, const std::string& value) {
     case ValType::F64: return fmt::format("theater_slot_f64({})", value);
   }
   return value;
+}
+
+// The fuel global is written by other threads while the code runs (Instance::interrupt): the
+// compiler must read it at every check, never once for a whole loop, so it becomes volatile in
+// the instance struct wasm2c declares (its exported name gives its field name).
+void make_fuel_volatile(const std::filesystem::path& header, std::string_view label) {
+  std::string text = read_file_text(header);
+  const std::string field = fmt::format("  u32 w2c_{};", kFuelExport);
+  const auto at = text.find(field + "\n");
+  if (at == std::string::npos) {
+    throw LoadError(fmt::format("{}: wasm2c's output has no field for the fuel global (a bug in the engine)", label));
+  }
+  text.replace(at, field.size(), "  volatile u32 w2c_" + std::string(kFuelExport) + ";");
+  write_file_atomic(header, text);
 }
 
 // The per-module glue: import functions forwarding to the host, uniform export trampolines, and
@@ -694,7 +714,7 @@ class AotEngine final : public Engine {
       }
     }
     std::filesystem::create_directories(config_.cache_dir);
-    toolchain_id_ = sha256_hex(fmt::format("{}|{}|{}|{}|{}|{}|{}", THEATER_VERSION, compiler_identity(cc_),
+    toolchain_id_ = sha256_hex(fmt::format("{}|{}|{}|{}|{}|{}|{}|volatile-fuel", THEATER_VERSION, compiler_identity(cc_),
                                            config_.opt_level, fmt::join(kCompileFlags, " "), kModuleUnit,
                                            kWasmRtHeader, kWasmRtModuleSource));
   }
@@ -844,6 +864,7 @@ class AotEngine final : public Engine {
     auto w = run_process({wasm2c_, (dir / "module.wasm").string(), "-n", "actor", "-o",
                           (dir / "module.c").string()});
     if (w.exit_code != 0) throw LoadError(fmt::format("{}: wasm2c failed: {}", label, w.output));
+    make_fuel_volatile(dir / "module.h", label);
     write_file_atomic(dir / "glue.c", make_glue(info));
     write_file_atomic(dir / "unit.c", kModuleUnit);
     progress("C compiler", 0.2);

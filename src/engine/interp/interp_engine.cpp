@@ -142,6 +142,7 @@ class InterpModule final : public Module, public std::enable_shared_from_this<In
 class InterpInstance final : public Instance {
  public:
   using Instance::call;  // (the looked-up overload: by name here)
+  ~InterpInstance() override { leave_interrupt_slot(); }
   InterpInstance(std::shared_ptr<const InterpModule> module, const InstanceLimits& limits, void* user)
       : module_(std::move(module)),
         backend_(module_->parsed_shared(),
@@ -191,6 +192,9 @@ class InterpInstance final : public Instance {
   uint32_t declared_max_pages() const override { return module_->info().memory_max_pages; }
 
   void set_fuel(int32_t units) override { backend_.set_global_i32(kFuelExport, units); }
+  // (The interpreter reads the global's value at each global.get: a store from another thread
+  // is seen at the next check.)
+  void interrupt() override { backend_.set_global_i32(kFuelExport, -1); }
 
  private:
   // wasm -> host: runs the import's HostFunction; a trap it raised fails the wasm call.
