@@ -113,12 +113,11 @@ void Scheduler::push_local(Worker& self, TaskPtr task) {
 // thieves time a worker's turn with their own clock and its turn count (steal), and a handler's
 // time slice starts at its first fuel check (Actor::on_fuel_exhausted).
 void Scheduler::run(Worker& self, TaskPtr task) {
-  // Odd while in a turn. Only this worker writes it: a plain store, no locked add.
-  self.turn_seq.store(self.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  self.count_turn_edge();  // odd while in a turn
   t_in_turn = true;
   task->run_turn();
   t_in_turn = false;
-  self.turn_seq.store(self.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  self.count_turn_edge();
   task->queued_.store(false);
   // Work that arrived during the turn found `queued_` set and did not queue the task: look now.
   // A task with work left (its budget ran out, or it was preempted) goes to the back of the queue,
@@ -147,21 +146,19 @@ void Scheduler::run_hosted(TaskPtr task) {
   // This thread acts as a worker for one turn. Its own `next` and queue are seen by nobody else,
   // so what the turn schedules is handed to the workers right after it. Its turn count and its
   // interrupt slot are watched as a worker's are (watchdog_loop).
-  Worker* worker;
-  {
+  Worker& guest = [this]() -> Worker& {
     std::lock_guard lock(guests_mutex_);
-    auto& slot = guests_[std::this_thread::get_id()];
-    if (!slot) slot = std::make_unique<Worker>();
-    worker = slot.get();
-  }
-  Worker& guest = *worker;
+    auto& entry = guests_[std::this_thread::get_id()];
+    if (!entry) entry = std::make_unique<Worker>();
+    return *entry;
+  }();
   hosted_turns_.fetch_add(1, std::memory_order_relaxed);
   t_current = {this, &guest, static_cast<unsigned>(workers_.size())};
   t_interrupt_slot = guest.interrupt_slot;
   t_in_turn = true;
-  guest.turn_seq.store(guest.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  guest.count_turn_edge();
   task->run_turn();
-  guest.turn_seq.store(guest.turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  guest.count_turn_edge();
   t_in_turn = false;
   t_current = {};
   t_interrupt_slot = nullptr;

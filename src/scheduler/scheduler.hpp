@@ -18,13 +18,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
-
-#include "base/small_mutex.hpp"
-#include "engine/interrupt.hpp"
 #include <thread>
 #include <vector>
 
 #include "base/small_mutex.hpp"
+#include "engine/interrupt.hpp"
 
 namespace theater {
 
@@ -112,6 +110,8 @@ class Scheduler {
     unsigned next_streak = 0;   // owner only: turns taken from `next` in a row
     bool busy_task_requeued = false;  // owner only: the last turn's task had work left
     std::atomic<uint64_t> turn_seq{0};  // turns started + ended (odd: in a turn); thieves read it
+    // Only this worker's thread writes turn_seq: a plain store, no locked add.
+    void count_turn_edge() { turn_seq.store(turn_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     std::atomic<uint64_t> steals{0}, parks{0};
     Worker() : interrupt_slot(engine::InterruptSlot::acquire()) {}
     ~Worker() { engine::InterruptSlot::release(interrupt_slot); }

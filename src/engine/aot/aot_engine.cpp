@@ -341,7 +341,7 @@ class AotInstance final : public Instance {
   HostContext ctx_;
   std::unique_ptr<uint8_t[]> storage_;  // wasm2c's instance struct
   wasm_rt_memory_t* memory_ = nullptr;   // inside storage_, once instantiated
-  uint32_t* fuel_ = nullptr;             // the fuel global, inside storage_ (set once per handler)
+  uint32_t* fuel_ = nullptr;             // the fuel global, inside storage_
   bool instantiated_ = false;
 };
 
@@ -614,7 +614,7 @@ void make_fuel_volatile(const std::filesystem::path& header, std::string_view la
   if (at == std::string::npos) {
     throw LoadError(fmt::format("{}: wasm2c's output has no field for the fuel global (a bug in the engine)", label));
   }
-  text.replace(at, field.size(), "  volatile u32 w2c_" + std::string(kFuelExport) + ";");
+  text.insert(at + 2, "volatile ");
   write_file_atomic(header, text);
 }
 
@@ -714,6 +714,7 @@ class AotEngine final : public Engine {
       }
     }
     std::filesystem::create_directories(config_.cache_dir);
+    // ("volatile-fuel": make_fuel_volatile edits wasm2c's output, which none of the rest names.)
     toolchain_id_ = sha256_hex(fmt::format("{}|{}|{}|{}|{}|{}|{}|volatile-fuel", THEATER_VERSION, compiler_identity(cc_),
                                            config_.opt_level, fmt::join(kCompileFlags, " "), kModuleUnit,
                                            kWasmRtHeader, kWasmRtModuleSource));
