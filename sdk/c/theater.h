@@ -180,14 +180,16 @@ int32_t theater_raw_store_get(const void* ref, int32_t ref_len, uint8_t** out_pt
 #define THEATER_ARG_SLOTS 8
 THEATER_WEAK void* theater_arg_slots_[THEATER_ARG_SLOTS];
 THEATER_WEAK uint32_t theater_arg_next_;
+THEATER_WEAK int32_t theater_arg_live_; /* slots in use: none for arguments in the inbox */
 THEATER_WEAK int32_t theater_handler_depth_;
 
 /* Forgets p as a handler argument; returns 1 if it was one. */
 static inline int theater_arg_forget_(const void* p) {
-  if (!p) return 0;
+  if (!p || !theater_arg_live_) return 0;
   for (int i = 0; i < THEATER_ARG_SLOTS; ++i) {
     if (theater_arg_slots_[i] == p) {
       theater_arg_slots_[i] = 0;
+      --theater_arg_live_;
       return 1;
     }
   }
@@ -203,7 +205,11 @@ THEATER_NOINLINE_ void* theater_default_alloc(int32_t size) {
   if (theater_handler_depth_ == 0) {
     int i = 0;
     while (i < THEATER_ARG_SLOTS && theater_arg_slots_[i]) ++i;
-    if (i == THEATER_ARG_SLOTS) i = (int)(theater_arg_next_++ % THEATER_ARG_SLOTS); /* forget the oldest */
+    if (i == THEATER_ARG_SLOTS) {
+      i = (int)(theater_arg_next_++ % THEATER_ARG_SLOTS); /* forget the oldest */
+    } else {
+      ++theater_arg_live_;
+    }
     theater_arg_slots_[i] = p;
   }
   return p;
@@ -248,9 +254,11 @@ static inline void theater_handler_enter_(void) { ++theater_handler_depth_; }
 static inline void theater_handler_leave_(const void* arg1, const void* arg2) {
   if (--theater_handler_depth_ > 0) return;
   theater_handler_depth_ = 0;
+  if (!theater_arg_live_) return; /* arguments in the inbox: nothing to free or forget */
   theater_arg_free(arg1);
   theater_arg_free(arg2);
   for (int i = 0; i < THEATER_ARG_SLOTS; ++i) theater_arg_slots_[i] = 0; /* results: yours */
+  theater_arg_live_ = 0;
 }
 
 /* A result the runtime allocated for you: you own it. Start with theater_buf b = {0, 0}. */

@@ -22,9 +22,9 @@ inline std::optional<std::string> read_guest(engine::Instance& instance, uint64_
 // The bytes at [ptr, ptr+len) without copying them, or nullopt if outside memory. Valid only
 // until the actor's code runs again (its memory may grow and move).
 inline std::optional<std::string_view> view_guest(engine::Instance& instance, uint64_t ptr, uint64_t len) {
-  const auto p = static_cast<uint32_t>(ptr), n = static_cast<uint32_t>(len);
-  if (!instance.in_bounds(p, n)) return std::nullopt;
-  return std::string_view(reinterpret_cast<const char*>(instance.memory().data()) + p, n);
+  auto at = instance.bytes_at(static_cast<uint32_t>(ptr), static_cast<uint32_t>(len));
+  if (!at) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(at->data()), at->size());
 }
 
 // Copies `bytes` into a buffer from the actor's theater_alloc and writes its pointer and length

@@ -1,6 +1,7 @@
 #include "actor/actor.hpp"
 
 #include <cstring>
+#include <ctime>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,14 @@
 namespace theater {
 
 namespace {
+// The monotonic clock as the kernel last ticked it (a few ms behind): for hibernation's idle
+// time, read at every turn's end, where the exact clock would cost a short turn ~5% more.
+int64_t coarse_now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 constexpr int kMessageBudget = 64;  // messages per turn before others get the worker
 constexpr auto kTimeSlice = std::chrono::milliseconds(10);  // preempt long handlers after this
 constexpr int32_t kFuelSlice = 200000;  // units between checks of the deadline and time slice
@@ -80,11 +89,19 @@ inline void Actor::publish_running(engine::Instance* instance) {
 
 // ---- delivery --------------------------------------------------------------------------------
 
-int32_t Actor::deliver(Message&& message) {
+int32_t Actor::deliver(Message&& message) { return deliver_made(message.bytes.size(), std::move(message)); }
+
+int32_t Actor::deliver_send(std::string_view from, Bytes&& bytes) {
+  const size_t size = bytes.size();
+  return deliver_made(size, MessageKind::Send, from, std::move(bytes));
+}
+
+template <typename... MessageArgs>
+int32_t Actor::deliver_made(size_t bytes, MessageArgs&&... message) {
   const auto s = status();
   if (s == ActorStatus::Stopping || s == ActorStatus::Stopped) return abi::kESTOPPED;
-  if (message.bytes.size() > manifest().limits.max_message_bytes) return abi::kETOOBIG;
-  if (!mailbox_.push(std::move(message))) {
+  if (bytes > manifest().limits.max_message_bytes) return abi::kETOOBIG;
+  if (!mailbox_.emplace(false, std::forward<MessageArgs>(message)...)) {
     runtime_counters().messages_refused.add();
     return abi::kEFULL;
   }
@@ -193,6 +210,8 @@ void Actor::run_turn() {
 void Actor::turn_body() {
   for (int budget = kMessageBudget; budget > 0; --budget) {
     if (auto sys = system_.pop()) {
+      system_.settle();
+      mailbox_.settle();  // (a system message may look at the mailbox: hibernate_if_idle)
       handle_system(*sys);
       continue;
     }
@@ -201,8 +220,10 @@ void Actor::turn_body() {
     if (!msg) break;
     handle_message(*msg);
   }
+  // Before the scheduler looks at has_work(), and before the turn ends: see Mailbox::settle.
+  mailbox_.settle();
   if (hibernate_after().count() > 0) {
-    last_active_ = std::chrono::steady_clock::now();
+    last_active_ns_ = coarse_now_ns();
     arm_hibernation();
   }
 }
@@ -230,7 +251,7 @@ std::chrono::milliseconds Actor::hibernate_after() const {
 void Actor::hibernate_if_idle() {
   const auto after = hibernate_after();
   if (!instance_ || status() != ActorStatus::Running || !mailbox_.empty() || waiting_.load()) return;
-  if (std::chrono::steady_clock::now() - last_active_ < after) return;  // busy since: re-armed
+  if (coarse_now_ns() - last_active_ns_ < std::chrono::nanoseconds(after).count()) return;  // busy since: re-armed
   drop_instance();
   runtime_.record(*this, "hibernated", fmt::format("{} state bytes kept", committed_state().size()));
   scratch_.reset();  // outside any handler: nothing refers to it
@@ -300,6 +321,7 @@ void Actor::yield_turn() {
 // instance leaves its worker's slot while the fiber waits, and joins the slot of whichever worker
 // resumes it.
 void Actor::suspend(Fiber& fiber) {
+  mailbox_.settle();  // (a wait may be long: what this turn took is not kept counted meanwhile)
   if (wasm_depth_ > 0) publish_running(nullptr);
   fiber.suspend();
   if (wasm_depth_ > 0 && instance_) publish_running(instance_.get());
@@ -562,8 +584,7 @@ void Actor::finish_stop() {
   runtime_.drop_monitors_of(id);
 }
 
-bool Actor::ensure_instance(uint32_t reason) {
-  if (instance_) return true;
+bool Actor::make_instance(uint32_t reason) {
   if (!module) return true;  // the runtime's root has no wasm
   try {
     engine::InstanceLimits limits;
@@ -717,8 +738,7 @@ std::optional<uint32_t> Actor::request_buffer(const engine::ExportFn& fn, uint64
   return ptr;
 }
 
-Actor::InstanceExports& Actor::exports() {
-  if (exports_ && exports_->owner == instance_.get()) return *exports_;
+Actor::InstanceExports& Actor::find_exports() {
   static constexpr const char* kHandlerExports[kMessageKinds] = {
       "theater_handle_send",          "theater_handle_request",         "theater_handle_timer",
       "theater_handle_channel_open", "theater_handle_channel_message", "theater_handle_channel_close"};

@@ -119,6 +119,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // ---- delivery (any thread) ----
   // Ordinary messages; rc is an abi::Rc (EFULL past the mailbox limit, ESTOPPED when stopped).
   int32_t deliver(Message&& message);
+  // deliver() of a one-way message, made in its mailbox node (the send path's: no Message is
+  // made first and moved in).
+  int32_t deliver_send(std::string_view from, Bytes&& bytes);
   void deliver_system(SystemMessage message);
 
   ActorStatus status() const { return status_.load(); }
@@ -215,7 +218,10 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void suspend(Fiber& fiber);  // a wait or a yield inside a handler
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
                                 HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
-  bool ensure_instance(uint32_t reason);
+  bool ensure_instance(uint32_t reason) { return instance_ || make_instance(reason); }
+  bool make_instance(uint32_t reason);  // (ensure_instance without one)
+  template <typename... MessageArgs>
+  int32_t deliver_made(size_t bytes, MessageArgs&&... message);  // Message(message...), of `bytes`
   void fail(Failure failure);
   void drop_instance();
   void exit_normally(Bytes result);
@@ -256,7 +262,11 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
     std::array<engine::ExportFn, kMessageKinds> handlers;
     uint32_t inbox_ptr = 0, inbox_size = 0;
   };
-  InstanceExports& exports();  // of instance_ (set)
+  InstanceExports& exports() {  // of instance_ (set)
+    if (exports_ && exports_->owner == instance_.get()) [[likely]] return *exports_;
+    return find_exports();
+  }
+  InstanceExports& find_exports();
 
   Runtime& runtime_;
   std::atomic<const Manifest*> manifest_;
@@ -310,7 +320,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   uint32_t handlers_seen_ = 0;  // messages handled, for sampling the latency histogram [turn]
   uint8_t wasm_depth_ = 0;      // calls into the instance in progress (nested: theater_alloc) [turn]
   bool exited_ = false;
-  std::chrono::steady_clock::time_point last_active_{};  // end of the last turn [turn]
+  int64_t last_active_ns_ = 0;  // end of the last turn, by the coarse clock (actor.cpp) [turn]
   std::atomic<bool> hibernation_armed_{false};  // the last handler ended the actor normally (exit / proc_exit) [turn]
   state::ActorIo* io_ = nullptr;  // set before the actor's first turn
   // During an upgrade's trial init, a failure lands here (and the old version is put back)

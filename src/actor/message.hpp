@@ -86,6 +86,10 @@ class SenderId {
 };
 
 struct Message {
+  Message() = default;
+  // A one-way message (Actor::deliver_send makes it in its mailbox node).
+  Message(MessageKind k, std::string_view sender, Bytes&& b) : kind(k), from(sender), bytes(std::move(b)) {}
+
   MessageKind kind = MessageKind::Send;
   SenderId from;        // sender's actor id, or "external" for the CLI / API
   Bytes bytes;

@@ -335,35 +335,40 @@ int32_t Runtime::deliver_local(const std::string& to, Message message) {
   return actor->deliver(std::move(message));
 }
 
-int32_t Runtime::deliver(std::string_view to, Message&& message, SendTarget* cache) {
-  Actor* actor = nullptr;
-  std::shared_ptr<Actor> found;
+Actor* Runtime::local_target(std::string_view to, SendTarget* cache, std::shared_ptr<Actor>& keep) {
   if (cache && cache->actor && cache->id == to &&
       cache->generation == registry_generation_.load(std::memory_order_acquire)) {
-    actor = cache->actor.get();  // the cache's reference keeps it alive
-  } else {
-    // Read before the lookup: a change during it leaves the cache stale, never wrong.
-    const uint64_t generation = registry_generation_.load(std::memory_order_acquire);
-    found = find(to);
-    actor = found.get();
-    if (cache && found) *cache = SendTarget{std::string(to), found, generation, cache->sends_since_yield};
+    return cache->actor.get();  // the cache's reference keeps it alive
   }
-  if (actor) {
-    if (!actor->module) {  // the runtime's root, or a proxy of an actor on another node
-      return actor->is_proxy() && remote_ ? remote_->deliver(std::string(to), std::move(message))
-                                          : abi::kENOTFOUND;
-    }
-    return actor->deliver(std::move(message));
-  }
+  // Read before the lookup: a change during it leaves the cache stale, never wrong.
+  const uint64_t generation = registry_generation_.load(std::memory_order_acquire);
+  keep = find(to);
+  if (cache && keep) *cache = SendTarget{std::string(to), keep, generation, cache->sends_since_yield};
+  return keep.get();
+}
+
+int32_t Runtime::deliver(std::string_view to, Message&& message, SendTarget* cache) {
+  std::shared_ptr<Actor> keep;
+  Actor* actor = local_target(to, cache, keep);
+  if (actor && actor->module) return actor->deliver(std::move(message));
+  return deliver_elsewhere(to, actor, std::move(message));
+}
+
+int32_t Runtime::deliver_elsewhere(std::string_view to, Actor* actor, Message&& message) {
+  // No actor here, the runtime's root (it has no wasm), or a proxy of an actor on another node.
+  if (actor && !actor->is_proxy()) return abi::kENOTFOUND;
   return remote_ ? remote_->deliver(std::string(to), std::move(message)) : abi::kENOTFOUND;
 }
 
 int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from, SendTarget* cache) {
+  std::shared_ptr<Actor> keep;
+  Actor* actor = local_target(to, cache, keep);
+  if (actor && actor->module) return actor->deliver_send(from, std::move(message));
   Message m;
   m.kind = MessageKind::Send;
   m.from = from;
   m.bytes = std::move(message);
-  return deliver(to, std::move(m), cache);
+  return deliver_elsewhere(to, actor, std::move(m));
 }
 
 RequestResult Runtime::request(const std::string& to, Bytes message,

@@ -213,6 +213,11 @@ class Runtime {
   void close_channels_of(const std::string& actor);
 
  private:
+  // The actor `to` names on this node (the cache's when that is current; else looked up, with
+  // `keep` holding it), or null. It may be the root or a proxy (no module).
+  Actor* local_target(std::string_view to, SendTarget* cache, std::shared_ptr<Actor>& keep);
+  // A message for no local actor with wasm (`actor`: local_target's): to the cluster or ENOTFOUND.
+  int32_t deliver_elsewhere(std::string_view to, Actor* actor, Message&& message);
   std::shared_ptr<Actor> create_actor(const Manifest& manifest, std::optional<Bytes> init_state,
                                       const std::string& parent,
                                       std::optional<size_t> static_entry = std::nullopt,

@@ -7,20 +7,76 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 
 namespace theater {
 
 inline constexpr size_t kCounterShards = 16;
 
-inline size_t counter_shard() {
-  static std::atomic<size_t> next{0};
-  thread_local const size_t shard = next.fetch_add(1, std::memory_order_relaxed) % kCounterShards;
-  return shard;
+// This thread's shard. While fewer than kCounterShards threads count at once, each has a shard
+// of its own and is its only writer: it adds with a plain load and store. A locked add would
+// cost more than its own ~20 cycles: it waits for every store the thread has pending, such as a
+// message just written into a node whose cache line another core holds. Threads past that
+// share shards and add atomically. A thread's shard is given back when it ends.
+class CounterShard {
+ public:
+  static const CounterShard& current() {
+    thread_local const CounterShard shard;
+    return shard;
+  }
+  size_t index() const { return index_; }
+  bool exclusive() const { return exclusive_; }
+
+  CounterShard(const CounterShard&) = delete;
+  CounterShard& operator=(const CounterShard&) = delete;
+
+ private:
+  CounterShard() {
+    std::lock_guard lock(registry().mutex);
+    auto& used = registry().used;
+    for (size_t i = 0; i < kCounterShards; ++i) {
+      if (!used[i]) {
+        used[i] = true;
+        index_ = i;
+        exclusive_ = true;
+        return;
+      }
+    }
+    index_ = registry().next_shared++ % kCounterShards;
+  }
+  ~CounterShard() {
+    if (!exclusive_) return;
+    std::lock_guard lock(registry().mutex);
+    registry().used[index_] = false;
+  }
+  struct Registry {
+    std::mutex mutex;
+    std::array<bool, kCounterShards> used{};
+    size_t next_shared = 0;
+  };
+  static Registry& registry() {
+    static Registry r;  // (never destroyed before the threads that use it: see ~CounterShard)
+    return r;
+  }
+  size_t index_ = 0;
+  bool exclusive_ = false;
+};
+
+// Adds n to a shard's cell: plainly for its only writer, else atomically.
+inline void add_to_shard(std::atomic<uint64_t>& cell, uint64_t n, const CounterShard& shard) {
+  if (shard.exclusive()) {
+    cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  } else {
+    cell.fetch_add(n, std::memory_order_relaxed);
+  }
 }
 
 class ShardedCounter {
  public:
-  void add(uint64_t n = 1) { shards_[counter_shard()].v.fetch_add(n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    const auto& shard = CounterShard::current();
+    add_to_shard(shards_[shard.index()].v, n, shard);
+  }
   uint64_t value() const {
     uint64_t sum = 0;
     for (const auto& s : shards_) sum += s.v.load(std::memory_order_relaxed);
@@ -44,9 +100,10 @@ class LatencyHistogram {
     const double s = std::chrono::duration<double>(d).count();
     size_t b = 0;
     while (b < kBounds.size() && s > kBounds[b]) ++b;
-    Shard& sh = shards_[counter_shard()];
-    sh.buckets[b].fetch_add(1, std::memory_order_relaxed);
-    sh.sum_ns.fetch_add(static_cast<uint64_t>(d.count()), std::memory_order_relaxed);
+    const auto& shard = CounterShard::current();
+    Shard& sh = shards_[shard.index()];
+    add_to_shard(sh.buckets[b], 1, shard);
+    add_to_shard(sh.sum_ns, static_cast<uint64_t>(d.count()), shard);
   }
   struct Snapshot {
     std::array<uint64_t, kBounds.size() + 1> counts{};  // per bucket, not cumulative

@@ -161,8 +161,16 @@ class Instance {
   void raise(Trap trap) { pending_ = std::move(trap); }
   std::optional<Trap>& pending_trap() { return pending_; }
 
-  // Bounds-checked access to linear memory for host functions.
-  bool in_bounds(uint32_t ptr, uint32_t len);
+  // Bounds-checked access to linear memory for host functions. bytes_at: [ptr, ptr+len) in
+  // place, valid until the actor's code runs again (its memory may grow and move), or an empty
+  // optional when outside memory.
+  std::optional<std::span<uint8_t>> bytes_at(uint32_t ptr, uint32_t len) {
+    const auto mem = memory();  // (one virtual call for the check and the address)
+    // In 64 bits: ptr + len must not wrap around to a small, seemingly valid end.
+    if (static_cast<uint64_t>(ptr) + len > mem.size()) return std::nullopt;
+    return mem.subspan(ptr, len);
+  }
+  bool in_bounds(uint32_t ptr, uint32_t len) { return bytes_at(ptr, len).has_value(); }
   std::optional<std::string> read_bytes(uint32_t ptr, uint32_t len);
   bool write_bytes(uint32_t ptr, std::span<const uint8_t> bytes);
   bool write_u32(uint32_t ptr, uint32_t value);

@@ -269,19 +269,17 @@ const HostImport* Linker::find(std::string_view module, std::string_view name) c
   return nullptr;
 }
 
-bool Instance::in_bounds(uint32_t ptr, uint32_t len) {
-  // In 64 bits: ptr + len must not wrap around to a small, seemingly valid end.
-  return static_cast<uint64_t>(ptr) + len <= memory().size();
-}
-
 std::optional<std::string> Instance::read_bytes(uint32_t ptr, uint32_t len) {
-  if (!in_bounds(ptr, len)) return std::nullopt;
-  return std::string(reinterpret_cast<const char*>(memory().data()) + ptr, len);
+  auto at = bytes_at(ptr, len);
+  if (!at) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(at->data()), len);
 }
 
 bool Instance::write_bytes(uint32_t ptr, std::span<const uint8_t> bytes) {
-  if (bytes.size() > UINT32_MAX || !in_bounds(ptr, static_cast<uint32_t>(bytes.size()))) return false;
-  if (!bytes.empty()) std::memcpy(memory().data() + ptr, bytes.data(), bytes.size());
+  if (bytes.size() > UINT32_MAX) return false;
+  auto at = bytes_at(ptr, static_cast<uint32_t>(bytes.size()));
+  if (!at) return false;
+  if (!bytes.empty()) std::memcpy(at->data(), bytes.data(), bytes.size());
   return true;
 }
 

@@ -10,6 +10,12 @@
 // The count is reserved before a node is linked, so for a moment size() may say 1 while pop()
 // still finds nothing: the consumer then ends its turn, and the scheduler, seeing has_work(),
 // runs it again. Nothing is lost; see Scheduler::run.
+//
+// The consumer takes what it popped off the count in one step, settle(), not at every pop: the
+// count shares a cache line with the producers' end, and a locked subtraction there per message
+// cost the consumer that line once more per message. Until it settles, size() still counts what
+// it popped (the actor settles at the end of each turn and before its handler waits, so a mailbox
+// looks fuller than it is by at most one turn's messages).
 #include <atomic>
 #include <cstddef>
 #include <deque>
@@ -62,9 +68,20 @@ class Mailbox {
     }
   }
 
+  // The consumer only: takes what pop() returned since the last settle() off size().
+  void settle() {
+    if (unsettled_ == 0) return;
+    size_.fetch_sub(unsettled_, std::memory_order_release);
+    unsettled_ = 0;
+  }
+
   // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is
   // queued, system messages are never refused).
-  bool push(T&& item, bool force = false) {
+  bool push(T&& item, bool force = false) { return emplace(force, std::move(item)); }
+
+  // push() of a T made from `args` in its node (no T made before and moved in).
+  template <typename... Args>
+  bool emplace(bool force, Args&&... args) {
     // seq_cst (the same instruction as relaxed on x86): a sender then reads its receiver's
     // `queued` flag after this, and the receiver's worker clears the flag before it reads
     // size(); one of the two sees the other (Scheduler::schedule_self).
@@ -73,7 +90,7 @@ class Mailbox {
       size_.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
-    Link* node = new (Pool::take()) Node(std::move(item));
+    Link* node = new (Pool::take()) Node(std::forward<Args>(args)...);
     Link* prev = head_.exchange(node, std::memory_order_acq_rel);
     prev->next.store(node, std::memory_order_release);
     return true;
@@ -90,6 +107,7 @@ class Mailbox {
     }
     if (next) {
       tail_ = next;
+      prefetch(next);  // the one after: its lines come while this one is handled
       return take(tail);
     }
     // `tail` is the last linked node. It can only be taken with the stub behind it, so that a
@@ -104,7 +122,7 @@ class Mailbox {
     return take(tail);
   }
 
-  // Any thread; counts pushes that are being linked.
+  // Any thread; counts pushes that are being linked, and pops not settled yet.
   size_t size() const { return size_.load(); }  // seq_cst: see push
   bool empty() const { return size() == 0; }
   void set_capacity(size_t capacity) { capacity_.store(capacity, std::memory_order_relaxed); }
@@ -113,6 +131,7 @@ class Mailbox {
   std::deque<T> drain() {
     std::deque<T> out;
     while (auto item = pop()) out.push_back(std::move(*item));
+    settle();
     return out;
   }
 
@@ -121,12 +140,16 @@ class Mailbox {
     std::atomic<Link*> next{nullptr};
   };
   struct Node : Link {
-    explicit Node(T&& v) : value(std::move(v)) {}
+    template <typename... Args>
+    explicit Node(Args&&... args) : value(std::forward<Args>(args)...) {}
     T value;
   };
   using Pool = NodePool<sizeof(Node)>;  // nodes are recycled (see node_pool.hpp)
+  static void prefetch(const Link* link) {
+    for (size_t off = 0; off < sizeof(Node); off += 64) __builtin_prefetch(reinterpret_cast<const char*>(link) + off, 0);
+  }
   Taken take(Link* link) {
-    size_.fetch_sub(1, std::memory_order_release);
+    ++unsettled_;
     return Taken(static_cast<Node*>(link));  // never the stub: pop() steps over it
   }
 
@@ -136,6 +159,7 @@ class Mailbox {
   std::atomic<size_t> capacity_;
   alignas(Align) std::atomic<size_t> size_{0};
   alignas(Align) Link* tail_;  // consumer: the oldest node not yet taken (or the stub)
+  size_t unsettled_ = 0;       // consumer: popped, still in size_ (settle)
   // A link without a message, so that the queue always has a node for producers to link after.
   Link stub_;
 };

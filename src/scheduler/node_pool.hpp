@@ -20,9 +20,18 @@ class NodePool {
     if (Free* f = c.head) {
       c.head = f->next;
       --c.count;
+      prefetch_for_write(c.head);
       return f;
     }
-    return ::operator new(kBytes);
+    return ::operator new(kBytes, std::align_val_t{64});
+  }
+
+  // Asks for the lines of the node that the next take() returns, to be written: it was most
+  // likely last written by another core (the receiver that freed it), and fetching it now
+  // overlaps that transfer with the work until the next message instead of stalling it.
+  static void prefetch_for_write(const void* node) {
+    if (!node) return;
+    for (size_t off = 0; off < kBytes; off += 64) __builtin_prefetch(static_cast<const char*>(node) + off, 1);
   }
 
   static void give(void* p) {
@@ -94,7 +103,7 @@ class NodePool {
     static void free_list(Free* f) {
       while (f) {
         Free* next = f->next;
-        ::operator delete(f);
+        ::operator delete(f, std::align_val_t{64});
         f = next;
       }
     }
