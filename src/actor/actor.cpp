@@ -23,6 +23,15 @@ int64_t coarse_now_ns() {
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
+// How far apart two coarse readings may be from the exact time between them: its tick.
+int64_t coarse_clock_tick_ns() {
+  static const int64_t tick = [] {
+    timespec res{};
+    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    return int64_t{res.tv_sec} * 1'000'000'000 + res.tv_nsec;
+  }();
+  return tick;
+}
 
 constexpr int kMessageBudget = 64;  // messages per turn before others get the worker
 constexpr auto kTimeSlice = std::chrono::milliseconds(10);  // preempt long handlers after this
@@ -210,18 +219,19 @@ void Actor::run_turn() {
 void Actor::turn_body() {
   for (int budget = kMessageBudget; budget > 0; --budget) {
     if (auto sys = system_.pop()) {
-      system_.settle();
-      mailbox_.settle();  // (a system message may look at the mailbox: hibernate_if_idle)
+      system_.settle(1);
+      settle_mailbox();  // (a system message may look at the mailbox: hibernate_if_idle)
       handle_system(*sys);
       continue;
     }
     if (status() != ActorStatus::Running) break;
     auto msg = mailbox_.pop();
     if (!msg) break;
+    ++unsettled_pops_;
     handle_message(*msg);
   }
   // Before the scheduler looks at has_work(), and before the turn ends: see Mailbox::settle.
-  mailbox_.settle();
+  settle_mailbox();
   if (hibernate_after().count() > 0) {
     last_active_ns_ = coarse_now_ns();
     arm_hibernation();
@@ -251,7 +261,9 @@ std::chrono::milliseconds Actor::hibernate_after() const {
 void Actor::hibernate_if_idle() {
   const auto after = hibernate_after();
   if (!instance_ || status() != ActorStatus::Running || !mailbox_.empty() || waiting_.load()) return;
-  if (coarse_now_ns() - last_active_ns_ < std::chrono::nanoseconds(after).count()) return;  // busy since: re-armed
+  // Idle for `after` give or take the coarse clock's tick (the timer that called this fired
+  // `after` past the turn's end by the exact clock); busy since: re-armed.
+  if (coarse_now_ns() - last_active_ns_ + coarse_clock_tick_ns() < std::chrono::nanoseconds(after).count()) return;
   drop_instance();
   runtime_.record(*this, "hibernated", fmt::format("{} state bytes kept", committed_state().size()));
   scratch_.reset();  // outside any handler: nothing refers to it
@@ -321,7 +333,7 @@ void Actor::yield_turn() {
 // instance leaves its worker's slot while the fiber waits, and joins the slot of whichever worker
 // resumes it.
 void Actor::suspend(Fiber& fiber) {
-  mailbox_.settle();  // (a wait may be long: what this turn took is not kept counted meanwhile)
+  settle_mailbox();  // (a wait may be long: what this turn took is not kept counted meanwhile)
   if (wasm_depth_ > 0) publish_running(nullptr);
   fiber.suspend();
   if (wasm_depth_ > 0 && instance_) publish_running(instance_.get());

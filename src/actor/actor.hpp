@@ -216,6 +216,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
                                             std::span<uint64_t> results);
   void publish_running(engine::Instance* instance);
   void suspend(Fiber& fiber);  // a wait or a yield inside a handler
+  void settle_mailbox() {  // [turn]
+    mailbox_.settle(std::exchange(unsettled_pops_, 0));
+  }
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
                                 HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason) { return instance_ || make_instance(reason); }
@@ -288,6 +291,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   Mailbox<Message, alignof(void*)> mailbox_;
   Mailbox<SystemMessage, alignof(void*)> system_;  // (little traffic: not cache-line padded)
   std::atomic<uint32_t> restarts_{0};
+  uint32_t unsettled_pops_ = 0;  // taken from mailbox_, not yet settled (Mailbox::settle) [turn]
   EventLog events_;
 
   // The turn's fiber, kept while the actor waits or has yielded.

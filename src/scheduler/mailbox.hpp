@@ -11,11 +11,12 @@
 // still finds nothing: the consumer then ends its turn, and the scheduler, seeing has_work(),
 // runs it again. Nothing is lost; see Scheduler::run.
 //
-// The consumer takes what it popped off the count in one step, settle(), not at every pop: the
+// The consumer takes what it popped off the count in one step, settle(n), not at every pop: the
 // count shares a cache line with the producers' end, and a locked subtraction there per message
 // cost the consumer that line once more per message. Until it settles, size() still counts what
-// it popped (the actor settles at the end of each turn and before its handler waits, so a mailbox
-// looks fuller than it is by at most one turn's messages).
+// it popped. The consumer keeps that number itself (an actor in a spare word of its own, rather
+// than a word more in each of its two mailboxes); it settles at the end of each turn and before
+// its handler waits, so a mailbox looks fuller than it is by at most one turn's messages.
 #include <atomic>
 #include <cstddef>
 #include <deque>
@@ -66,13 +67,11 @@ class Mailbox {
   ~Mailbox() {
     while (pop()) {
     }
-  }
+  }  // (size() no longer matters)
 
-  // The consumer only: takes what pop() returned since the last settle() off size().
-  void settle() {
-    if (unsettled_ == 0) return;
-    size_.fetch_sub(unsettled_, std::memory_order_release);
-    unsettled_ = 0;
+  // The consumer only: takes `popped` messages that pop() returned off size().
+  void settle(size_t popped) {
+    if (popped != 0) size_.fetch_sub(popped, std::memory_order_release);
   }
 
   // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is
@@ -127,11 +126,12 @@ class Mailbox {
   bool empty() const { return size() == 0; }
   void set_capacity(size_t capacity) { capacity_.store(capacity, std::memory_order_relaxed); }
 
-  // The consumer only: removes everything linked so far (for a stopped actor).
+  // The consumer only: removes everything linked so far (for a stopped actor), settled (the
+  // consumer's own unsettled pops are still its to settle).
   std::deque<T> drain() {
     std::deque<T> out;
     while (auto item = pop()) out.push_back(std::move(*item));
-    settle();
+    settle(out.size());
     return out;
   }
 
@@ -148,8 +148,7 @@ class Mailbox {
   static void prefetch(const Link* link) {
     for (size_t off = 0; off < sizeof(Node); off += 64) __builtin_prefetch(reinterpret_cast<const char*>(link) + off, 0);
   }
-  Taken take(Link* link) {
-    ++unsettled_;
+  static Taken take(Link* link) {
     return Taken(static_cast<Node*>(link));  // never the stub: pop() steps over it
   }
 
@@ -159,7 +158,6 @@ class Mailbox {
   std::atomic<size_t> capacity_;
   alignas(Align) std::atomic<size_t> size_{0};
   alignas(Align) Link* tail_;  // consumer: the oldest node not yet taken (or the stub)
-  size_t unsettled_ = 0;       // consumer: popped, still in size_ (settle)
   // A link without a message, so that the queue always has a node for producers to link after.
   Link stub_;
 };

@@ -205,17 +205,22 @@ TEST(Mailbox, NoLossAndPerSenderOrderUnderConcurrentSendersAndConsumer) {
   std::vector<int> next(kSenders, 0);
   int count = 0;
   size_t max_size = 0;
+  size_t unsettled = 0;
   while (count < kSenders * kEach) {
     max_size = std::max(max_size, box.size());
     auto item = box.pop();
-    if (!item || count % 16 == 0) box.settle();  // as an actor does at the end of a turn
+    if (!item || unsettled == 16) {  // as an actor settles at the end of a turn
+      box.settle(unsettled);
+      unsettled = 0;
+    }
     if (!item) continue;
+    ++unsettled;
     EXPECT_EQ(item->second, next[static_cast<size_t>(item->first)]++) << "per-sender order broken";
     ++count;
   }
   for (auto& t : senders) t.join();
   EXPECT_FALSE(box.pop());
-  box.settle();
+  box.settle(unsettled);
   EXPECT_EQ(box.size(), 0u);
   EXPECT_LE(max_size, 64u + kSenders);  // the bound holds (a refused push counts for a moment)
 }
@@ -228,12 +233,12 @@ TEST(Mailbox, PoppedMessagesCountUntilTheConsumerSettles) {
   EXPECT_EQ(*box.pop(), 1);
   EXPECT_EQ(box.size(), 2u);
   EXPECT_FALSE(box.push(3));
-  box.settle();
+  box.settle(1);
   EXPECT_EQ(box.size(), 1u);
   EXPECT_TRUE(box.push(3));
   EXPECT_EQ(*box.pop(), 2);
   EXPECT_EQ(*box.pop(), 3);
-  box.settle();
+  box.settle(2);
   EXPECT_TRUE(box.empty());
 }
 
