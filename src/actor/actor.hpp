@@ -146,16 +146,21 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // Called by the fuel check: fails the handler past its deadline, yields if the turn is long;
   // returns the new fuel.
   int32_t on_fuel_exhausted(engine::Instance& instance);
-  // After a send: if its receiver has kSendBacklog messages or more waiting, this actor gives
-  // its worker up until its next turn (Erlang's send penalty), so that a sender faster than its
-  // receiver does not pile up messages (memory, and cold caches for both) while the receiver
-  // waits for the worker. The time spent waiting does not count toward the handler's deadline.
-  // After a wait it may send kSendBurst more before it waits again (never leaving more than
-  // kSendBacklog + kSendBurst): a sender to many slow receivers (fork-join) would otherwise
-  // take a turn per message.
-  static constexpr size_t kSendBacklog = 1024;
+  // After a send: if its receiver has kSendBacklog messages or more waiting, this actor waits
+  // until the receiver has fewer than kDrainedBelow (wait_for_drain; Erlang's send penalty, made
+  // a wait), so that a sender faster than its receiver does not pile up messages (memory, and
+  // cold caches for both), and the two are not both runnable (they take turns on one core). A
+  // receiver that is itself waiting may be waiting for this actor: then it only yields its turn.
+  // The time spent waiting does not count toward the handler's deadline. After a wait it may
+  // send kSendBurst more before it waits again (never leaving more than kSendBacklog +
+  // kSendBurst): a sender to many slow receivers (fork-join) would otherwise wait per message.
+  static constexpr size_t kSendBacklog = 256;
   static constexpr uint32_t kSendBurst = 64;
   void after_send();  // (its send target: the last send's)
+  // Below this many waiting messages a receiver wakes the senders that wait for it to drain.
+  static constexpr size_t kDrainedBelow = kSendBacklog / 4;
+  // The longest a sender waits for a drain before it sends on (a wake that never came).
+  static constexpr auto kDrainWaitMax = std::chrono::milliseconds(20);
 
   // What the running handler has asked for ([turn]).
   struct HandlerScratch {
@@ -219,6 +224,8 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   void settle_mailbox() {  // [turn]
     mailbox_.settle(std::exchange(unsettled_pops_, 0));
   }
+  void wait_for_drain(std::shared_ptr<Actor> receiver);  // inside a handler (after_send)
+  void wake_drained_senders();  // at the end of a turn
   std::optional<int32_t> invoke(std::string_view export_name, std::span<const uint64_t> args,
                                 HandlerWhat what, std::shared_ptr<ReplySlot> reply = nullptr);
   bool ensure_instance(uint32_t reason) { return instance_ || make_instance(reason); }
@@ -298,6 +305,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::unique_ptr<Fiber> fiber_;
   std::atomic<bool> fiber_alive_{false};  // fiber_ is set (readable from any thread)
   std::atomic<bool> waiting_{false};
+  std::atomic<bool> has_drain_waiters_{false};  // senders wait for this mailbox (Runtime::add_drain_waiter)
   // Waits are numbered: a wake counts only for the wait it was made for. A wait cut short by a
   // stop leaves its wake behind, and that late wake must not end the next wait.
   std::atomic<uint64_t> wait_gen_{0};   // the current (or last) wait

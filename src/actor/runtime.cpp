@@ -371,6 +371,37 @@ int32_t Runtime::send(std::string_view to, Bytes message, const std::string& fro
   return deliver_elsewhere(to, actor, std::move(m));
 }
 
+void Runtime::add_drain_waiter(Actor& receiver, const Actor* sender, std::function<void()> wake) {
+  std::lock_guard lock(drain_mutex_);
+  drain_waiters_[&receiver].emplace_back(sender, std::move(wake));
+  receiver.has_drain_waiters_.store(true);  // seq_cst: see Actor::wake_drained_senders
+}
+
+void Runtime::remove_drain_waiter(Actor& receiver, const Actor* sender) {
+  std::lock_guard lock(drain_mutex_);
+  auto it = drain_waiters_.find(&receiver);
+  if (it == drain_waiters_.end()) return;
+  std::erase_if(it->second, [sender](const auto& w) { return w.first == sender; });
+  if (it->second.empty()) {
+    drain_waiters_.erase(it);
+    receiver.has_drain_waiters_.store(false);
+  }
+}
+
+size_t Runtime::wake_drain_waiters(Actor& receiver) {
+  std::vector<std::pair<const Actor*, std::function<void()>>> woken;
+  {
+    std::lock_guard lock(drain_mutex_);
+    auto it = drain_waiters_.find(&receiver);
+    if (it == drain_waiters_.end()) return 0;
+    woken = std::move(it->second);
+    drain_waiters_.erase(it);
+    receiver.has_drain_waiters_.store(false);
+  }
+  for (auto& [sender, wake] : woken) wake();
+  return woken.size();
+}
+
 RequestResult Runtime::request(const std::string& to, Bytes message,
                                std::chrono::milliseconds timeout, const std::string& from) {
   auto promise = std::make_shared<std::promise<RequestResult>>();

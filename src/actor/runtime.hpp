@@ -212,6 +212,13 @@ class Runtime {
   void set_channel_open(const std::string& id, bool open);
   void close_channels_of(const std::string& actor);
 
+  // Senders that wait for an actor's mailbox to drain (Actor::after_send). The receiver wakes
+  // them at the end of a turn once its backlog is low, and when it stops; each waiter also has
+  // a timer of its own, so a missed wake costs time, never a hang.
+  void add_drain_waiter(Actor& receiver, const Actor* sender, std::function<void()> wake);
+  void remove_drain_waiter(Actor& receiver, const Actor* sender);
+  size_t wake_drain_waiters(Actor& receiver);  // how many it woke
+
  private:
   // The actor `to` names on this node (the cache's when that is current; else looked up, with
   // `keep` holding it), or null. It may be the root or a proxy (no module).
@@ -278,6 +285,9 @@ class Runtime {
 
   mutable std::mutex channels_mutex_;
   std::map<std::string, Channel> channels_;
+
+  std::mutex drain_mutex_;
+  std::unordered_map<const Actor*, std::vector<std::pair<const Actor*, std::function<void()>>>> drain_waiters_;
 
   mutable std::mutex tree_mutex_;
   std::condition_variable tree_cv_;

@@ -134,6 +134,8 @@ struct RuntimeCounters {
   ShardedCounter messages_sent;     // accepted into a mailbox (sends, requests, timers, channels)
   ShardedCounter messages_refused;  // refused: mailbox full (EFULL)
   ShardedCounter messages_handled;  // a handler ran for it (successfully or not)
+  ShardedCounter drain_waits;       // a sender waited for its receiver's backlog (Actor::after_send)
+  ShardedCounter drain_wakes;       // ... and its receiver woke it (the rest: its timer, or a stop)
   LatencyHistogram handler_latency;
 };
 

@@ -71,7 +71,7 @@ class Mailbox {
 
   // The consumer only: takes `popped` messages that pop() returned off size().
   void settle(size_t popped) {
-    if (popped != 0) size_.fetch_sub(popped, std::memory_order_release);
+    if (popped != 0) size_.fetch_sub(popped);  // seq_cst, as size(): see Actor::wait_for_drain
   }
 
   // Any thread. False when full. `force` bypasses the bound (system use: restart keeps what is

@@ -52,7 +52,7 @@ class NodePool {
   static constexpr size_t kBytes = Size > sizeof(Free) ? Size : sizeof(Free);
   static constexpr size_t kCacheMax = 256;   // nodes a thread keeps
   static constexpr size_t kBatch = 128;      // nodes it passes on at a time
-  // Nodes on the shared stack. A sender faster than its receiver is held at Actor::kSendBacklog
+  // Nodes on the shared stack. A sender faster than its receiver is held near Actor::kSendBacklog
   // messages in flight, so more would only be memory that a quiet runtime keeps.
   static constexpr size_t kSharedMax = 1024;
 

@@ -53,6 +53,10 @@ std::string render_metrics(Server& server) {
   out += fmt::format("theater_messages_refused_total{{reason=\"EFULL\"}} {}\n", c.messages_refused.value());
   family(out, "theater_messages_handled_total", "counter", "Messages a handler ran for.");
   out += fmt::format("theater_messages_handled_total {}\n", c.messages_handled.value());
+  family(out, "theater_send_drain_waits_total", "counter", "Times a sender waited for its receiver's backlog to drain.");
+  out += fmt::format("theater_send_drain_waits_total {}\n", c.drain_waits.value());
+  family(out, "theater_send_drain_wakes_total", "counter", "Waiting senders that their drained receiver woke.");
+  out += fmt::format("theater_send_drain_wakes_total {}\n", c.drain_wakes.value());
 
   family(out, "theater_mailbox_depth", "gauge", "Messages waiting in each actor's mailbox.");
   size_t total_depth = 0;

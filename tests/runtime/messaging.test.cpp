@@ -5,13 +5,23 @@
 
 #include <fmt/format.h>
 
+#include "base/counters.hpp"
 #include "runtime_fixture.hpp"
 
 namespace theater::test {
 
 using namespace std::chrono_literals;
 
-class MessagingTest : public RuntimeTest {};
+class MessagingTest : public RuntimeTest {
+ protected:
+  // A fresh runtime on this tier with `workers` worker threads.
+  void use_workers(unsigned workers) {
+    RuntimeConfig config;
+    config.engine.tier = GetParam();
+    config.workers = workers;
+    make_runtime(config);
+  }
+};
 
 TEST_P(MessagingTest, PerSenderOrderAndNoLossFromManyActorsAndThreads) {
   constexpr int kActorSenders = 8, kThreadSenders = 4, kEach = 2000;
@@ -62,14 +72,11 @@ TEST_P(MessagingTest, ABusyActorDoesNotStarveOthersOnOneWorker) {
 }
 
 // The send penalty (Actor::after_send): on one worker, a burst to a slower receiver would queue
-// all of it before the receiver's first turn; the sender instead gives the worker up whenever
-// the receiver has kSendBacklog messages waiting (then sends kSendBurst more before it looks
-// again), so the backlog stays there. Nothing is lost.
+// all of it before the receiver's first turn; the sender instead waits whenever the receiver
+// has kSendBacklog messages waiting (then sends kSendBurst more before it looks again), so the
+// backlog stays there. Nothing is lost.
 TEST_P(MessagingTest, ASenderFasterThanItsReceiverWaitsForIt) {
-  RuntimeConfig config;
-  config.engine.tier = GetParam();
-  config.workers = 1;
-  make_runtime(config);
+  use_workers(1);
   constexpr int kBurst = 20000;
   const auto checker = runtime->spawn(example("sequencer"));
   const auto sender = runtime->spawn(example("sequencer"));
@@ -91,6 +98,59 @@ TEST_P(MessagingTest, ASenderFasterThanItsReceiverWaitsForIt) {
   // or twice before the receiver's next turn.)
   EXPECT_LE(deepest, Actor::kSendBacklog + 2 * Actor::kSendBurst);
   EXPECT_TRUE(events_of(sender, "failed").empty());
+}
+
+// On two workers a flooding sender waits until its receiver has worked the backlog down, and it
+// is the receiver that wakes it (at the end of a turn), not the sender's fallback timer.
+TEST_P(MessagingTest, AFloodingSenderIsWokenByItsDrainedReceiver) {
+  use_workers(2);
+  constexpr int kBurst = 20000;
+  const auto checker = runtime->spawn(example("sequencer"));
+  const auto sender = runtime->spawn(example("sequencer"));
+  const uint64_t waits_before = runtime_counters().drain_waits.value();
+  const uint64_t wakes_before = runtime_counters().drain_wakes.value();
+  ASSERT_EQ(runtime->send(sender, fmt::format("burst {} s {}", checker, kBurst)), abi::kOk);
+  settle();
+  EXPECT_EQ(runtime->request(checker, "report").reply, fmt::format("received={} violations=0", kBurst));
+  EXPECT_TRUE(events_of(sender, "failed").empty());
+  // (The counters are process-wide; tests run one at a time.) The sender outruns the
+  // sequencer, whose handler checks every message's order.
+  EXPECT_GT(runtime_counters().drain_waits.value(), waits_before);
+  EXPECT_GT(runtime_counters().drain_wakes.value(), wakes_before);
+}
+
+// Two actors flooding each other: neither mailbox drains while both handlers run, so a sender
+// whose receiver is itself waiting gives its worker up instead of waiting for it, and both
+// floods arrive whole. Nothing hangs.
+TEST_P(MessagingTest, TwoActorsFloodingEachOtherBothFinish) {
+  use_workers(2);
+  constexpr int kBurst = 5000;
+  const auto a = runtime->spawn(example("sequencer"));
+  const auto b = runtime->spawn(example("sequencer"));
+  ASSERT_EQ(runtime->send(a, fmt::format("burst {} a {}", b, kBurst)), abi::kOk);
+  ASSERT_EQ(runtime->send(b, fmt::format("burst {} b {}", a, kBurst)), abi::kOk);
+  settle();
+  EXPECT_EQ(runtime->request(a, "report").reply, fmt::format("received={} violations=0", kBurst));
+  EXPECT_EQ(runtime->request(b, "report").reply, fmt::format("received={} violations=0", kBurst));
+  EXPECT_TRUE(events_of(a, "failed").empty());
+  EXPECT_TRUE(events_of(b, "failed").empty());
+}
+
+// A receiver stopped while a sender waits for it to drain wakes the sender, whose next send
+// gets ESTOPPED (the sequencer's burst then fails its handler): the wait does not outlive it.
+TEST_P(MessagingTest, StoppingAReceiverEndsTheWaitOfItsFloodingSender) {
+  use_workers(2);
+  const auto receiver = runtime->spawn(example("sequencer"));
+  const auto sender = runtime->spawn(example("sequencer"));
+  // The receiver computes for a while, so the flood piles up and the sender waits.
+  ASSERT_EQ(runtime->send(receiver, "spin 300"), abi::kOk);
+  ASSERT_EQ(runtime->send(sender, fmt::format("burst {} s {}", receiver, 1000000)), abi::kOk);
+  const auto target = runtime->find(receiver);
+  for (int i = 0; i < 2000 && target->mailbox_depth() < Actor::kSendBacklog; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_GE(target->mailbox_depth(), Actor::kSendBacklog);
+  ASSERT_TRUE(runtime->stop(receiver));
+  settle();
+  EXPECT_EQ(events_of(sender, "failed").size(), 1u);
 }
 
 TEST_P(MessagingTest, TwoActorsWaitingOnEachOtherEndInEtimeout) {
