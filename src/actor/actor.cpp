@@ -369,7 +369,7 @@ void Actor::wait_for_drain(std::shared_ptr<Actor> receiver) {
   auto& scheduler = runtime_.scheduler();
   Scheduler::TimerId timer = 0;
   runtime_counters().drain_waits.add();
-  await([&](std::function<void()> wake) {
+  const bool woken = await([&](std::function<void()> wake) {
     runtime_.add_drain_waiter(*receiver, this, wake);
     // Drained before it saw us? (Its check of the flag and ours of its mailbox are seq_cst.)
     if (receiver->mailbox_depth() < kDrainedBelow) {
@@ -380,6 +380,10 @@ void Actor::wait_for_drain(std::shared_ptr<Actor> receiver) {
   });
   if (timer) scheduler.cancel(timer);
   runtime_.remove_drain_waiter(*receiver, this);
+  // Cut short by a stop of this actor: its handler ends here, as a request's wait does.
+  if (!woken && instance_) {
+    instance_->raise({engine::TrapKind::Host, "the actor was stopped while it waited for its receiver to drain"});
+  }
 }
 
 void Actor::wake_drained_senders() {

@@ -55,8 +55,9 @@ class CounterShard {
     size_t next_shared = 0;
   };
   static Registry& registry() {
-    static Registry r;  // (never destroyed before the threads that use it: see ~CounterShard)
-    return r;
+    // Never destroyed: a thread may end (~CounterShard) after static destructors have run.
+    static Registry* r = new Registry;
+    return *r;
   }
   size_t index_ = 0;
   bool exclusive_ = false;

@@ -153,6 +153,24 @@ TEST_P(MessagingTest, StoppingAReceiverEndsTheWaitOfItsFloodingSender) {
   EXPECT_EQ(events_of(sender, "failed").size(), 1u);
 }
 
+// A sender stopped while it waits for its receiver to drain ends its handler there, as a
+// request's wait does: it is not left to flood on until the shutdown deadline kills it.
+TEST_P(MessagingTest, StoppingAFloodingSenderEndsItsHandlerAtTheWait) {
+  use_workers(2);
+  const auto receiver = runtime->spawn(example("sequencer"));
+  const auto sender = runtime->spawn(example("sequencer"));
+  ASSERT_EQ(runtime->send(receiver, "spin 1000"), abi::kOk);
+  ASSERT_EQ(runtime->send(sender, fmt::format("burst {} s {}", receiver, 100000000)), abi::kOk);
+  const auto target = runtime->find(receiver);
+  for (int i = 0; i < 2000 && target->mailbox_depth() < Actor::kSendBacklog; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_GE(target->mailbox_depth(), Actor::kSendBacklog);
+  ASSERT_TRUE(runtime->stop(sender));
+  settle();
+  EXPECT_EQ(events_of(sender, "stopped").size(), 1u);
+  EXPECT_TRUE(events_of(sender, "killed").empty()) << "the handler flooded on until the shutdown deadline";
+  EXPECT_LT(target->mailbox_depth(), Actor::kSendBacklog + 2 * Actor::kSendBurst);
+}
+
 TEST_P(MessagingTest, TwoActorsWaitingOnEachOtherEndInEtimeout) {
   const auto a = runtime->spawn(example("sequencer"));
   const auto b = runtime->spawn(example("sequencer"));
