@@ -21,6 +21,18 @@ class MessagingTest : public RuntimeTest {
     config.workers = workers;
     make_runtime(config);
   }
+  // A sequencer flooding another that computes for `spin_ms`: returns (receiver, sender) once the
+  // flood has piled up, so that the sender waits for the receiver to drain.
+  std::pair<std::string, std::string> flood_a_busy_receiver(int spin_ms, long long count) {
+    const auto receiver = runtime->spawn(example("sequencer"));
+    const auto sender = runtime->spawn(example("sequencer"));
+    EXPECT_EQ(runtime->send(receiver, fmt::format("spin {}", spin_ms)), abi::kOk);
+    EXPECT_EQ(runtime->send(sender, fmt::format("burst {} s {}", receiver, count)), abi::kOk);
+    const auto target = runtime->find(receiver);
+    for (int i = 0; i < 2000 && target->mailbox_depth() < Actor::kSendBacklog; ++i) std::this_thread::sleep_for(1ms);
+    EXPECT_GE(target->mailbox_depth(), Actor::kSendBacklog);
+    return {receiver, sender};
+  }
 };
 
 TEST_P(MessagingTest, PerSenderOrderAndNoLossFromManyActorsAndThreads) {
@@ -140,14 +152,7 @@ TEST_P(MessagingTest, TwoActorsFloodingEachOtherBothFinish) {
 // gets ESTOPPED (the sequencer's burst then fails its handler): the wait does not outlive it.
 TEST_P(MessagingTest, StoppingAReceiverEndsTheWaitOfItsFloodingSender) {
   use_workers(2);
-  const auto receiver = runtime->spawn(example("sequencer"));
-  const auto sender = runtime->spawn(example("sequencer"));
-  // The receiver computes for a while, so the flood piles up and the sender waits.
-  ASSERT_EQ(runtime->send(receiver, "spin 300"), abi::kOk);
-  ASSERT_EQ(runtime->send(sender, fmt::format("burst {} s {}", receiver, 1000000)), abi::kOk);
-  const auto target = runtime->find(receiver);
-  for (int i = 0; i < 2000 && target->mailbox_depth() < Actor::kSendBacklog; ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_GE(target->mailbox_depth(), Actor::kSendBacklog);
+  const auto [receiver, sender] = flood_a_busy_receiver(300, 1000000);
   ASSERT_TRUE(runtime->stop(receiver));
   settle();
   EXPECT_EQ(events_of(sender, "failed").size(), 1u);
@@ -157,18 +162,12 @@ TEST_P(MessagingTest, StoppingAReceiverEndsTheWaitOfItsFloodingSender) {
 // request's wait does: it is not left to flood on until the shutdown deadline kills it.
 TEST_P(MessagingTest, StoppingAFloodingSenderEndsItsHandlerAtTheWait) {
   use_workers(2);
-  const auto receiver = runtime->spawn(example("sequencer"));
-  const auto sender = runtime->spawn(example("sequencer"));
-  ASSERT_EQ(runtime->send(receiver, "spin 1000"), abi::kOk);
-  ASSERT_EQ(runtime->send(sender, fmt::format("burst {} s {}", receiver, 100000000)), abi::kOk);
-  const auto target = runtime->find(receiver);
-  for (int i = 0; i < 2000 && target->mailbox_depth() < Actor::kSendBacklog; ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_GE(target->mailbox_depth(), Actor::kSendBacklog);
+  const auto [receiver, sender] = flood_a_busy_receiver(1000, 100000000);
   ASSERT_TRUE(runtime->stop(sender));
   settle();
   EXPECT_EQ(events_of(sender, "stopped").size(), 1u);
   EXPECT_TRUE(events_of(sender, "killed").empty()) << "the handler flooded on until the shutdown deadline";
-  EXPECT_LT(target->mailbox_depth(), Actor::kSendBacklog + 2 * Actor::kSendBurst);
+  EXPECT_LT(runtime->find(receiver)->mailbox_depth(), Actor::kSendBacklog + 2 * Actor::kSendBurst);
 }
 
 TEST_P(MessagingTest, TwoActorsWaitingOnEachOtherEndInEtimeout) {
