@@ -287,7 +287,9 @@ TEST_F(ClusterNodesTest, AWholeTreeComesBackWithItsChildrenAndTheirStates) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // async durability: replicated by now
   n1->signal(SIGKILL);
   RequestResult got;
-  ASSERT_TRUE(answer_within(*t.runtime, supervisor, "to counter get", std::chrono::seconds(10), &got));
+  // (A whole tree is restarted here; in a fresh Debian chroot, beside another test, that has
+  // taken up to 9 s of the 10 this allowed. The failover time has its own test.)
+  ASSERT_TRUE(answer_within(*t.runtime, supervisor, "to counter get", std::chrono::seconds(30), &got));
   EXPECT_EQ(got.reply, "5");
   // Same children (ids), restarted by their adopted supervisor, which itself was restarted by
   // this node's runtime after failing with kind node-down.
