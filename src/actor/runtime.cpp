@@ -364,11 +364,7 @@ int32_t Runtime::send(std::string_view to, Bytes message, const std::string& fro
   std::shared_ptr<Actor> keep;
   Actor* actor = local_target(to, cache, keep);
   if (actor && actor->module) return actor->deliver_send(from, std::move(message));
-  Message m;
-  m.kind = MessageKind::Send;
-  m.from = from;
-  m.bytes = std::move(message);
-  return deliver_elsewhere(to, actor, std::move(m));
+  return deliver_elsewhere(to, actor, Message(MessageKind::Send, from, std::move(message)));
 }
 
 void Runtime::add_drain_waiter(Actor& receiver, const Actor* sender, std::function<void()> wake) {

@@ -65,9 +65,9 @@ class Mailbox {
   Mailbox(const Mailbox&) = delete;
   Mailbox& operator=(const Mailbox&) = delete;
   ~Mailbox() {
-    while (pop()) {
+    while (pop()) {  // (not settled: size() no longer matters)
     }
-  }  // (size() no longer matters)
+  }
 
   // The consumer only: takes `popped` messages that pop() returned off size().
   void settle(size_t popped) {
@@ -106,7 +106,7 @@ class Mailbox {
     }
     if (next) {
       tail_ = next;
-      prefetch(next);  // the one after: its lines come while this one is handled
+      prefetch_node<kForRead>(next, sizeof(Node));  // the one after: its lines come while this one is handled
       return take(tail);
     }
     // `tail` is the last linked node. It can only be taken with the stub behind it, so that a
@@ -145,9 +145,6 @@ class Mailbox {
     T value;
   };
   using Pool = NodePool<sizeof(Node)>;  // nodes are recycled (see node_pool.hpp)
-  static void prefetch(const Link* link) {
-    for (size_t off = 0; off < sizeof(Node); off += 64) __builtin_prefetch(reinterpret_cast<const char*>(link) + off, 0);
-  }
   static Taken take(Link* link) {
     return Taken(static_cast<Node*>(link));  // never the stub: pop() steps over it
   }

@@ -11,6 +11,16 @@
 
 namespace theater {
 
+inline constexpr size_t kNodeAlign = 64;  // a node spans as few cache lines as it can
+inline constexpr int kForRead = 0, kForWrite = 1;
+
+// Asks for every cache line of a node of `bytes`, for reading or for writing (Rw: kForRead or
+// kForWrite, as __builtin_prefetch wants it, a constant).
+template <int Rw>
+inline void prefetch_node(const void* node, size_t bytes) {
+  for (size_t off = 0; off < bytes; off += kNodeAlign) __builtin_prefetch(static_cast<const char*>(node) + off, Rw);
+}
+
 template <size_t Size>
 class NodePool {
  public:
@@ -23,15 +33,14 @@ class NodePool {
       prefetch_for_write(c.head);
       return f;
     }
-    return ::operator new(kBytes, std::align_val_t{64});
+    return ::operator new(kBytes, std::align_val_t{kNodeAlign});
   }
 
   // Asks for the lines of the node that the next take() returns, to be written: it was most
   // likely last written by another core (the receiver that freed it), and fetching it now
   // overlaps that transfer with the work until the next message instead of stalling it.
   static void prefetch_for_write(const void* node) {
-    if (!node) return;
-    for (size_t off = 0; off < kBytes; off += 64) __builtin_prefetch(static_cast<const char*>(node) + off, 1);
+    if (node) prefetch_node<kForWrite>(node, kBytes);
   }
 
   static void give(void* p) {
@@ -103,7 +112,7 @@ class NodePool {
     static void free_list(Free* f) {
       while (f) {
         Free* next = f->next;
-        ::operator delete(f, std::align_val_t{64});
+        ::operator delete(f, std::align_val_t{kNodeAlign});
         f = next;
       }
     }
