@@ -199,9 +199,30 @@ bool Actor::has_work() const {
 }
 
 void Actor::run_turn() {
+  const bool on_loop = Fiber::on_loop();
+  // A turn that waited on a worker's fiber continues on a worker only (a thread that hosts a turn
+  // runs no loop): has_work() stays true, and the scheduler hands the actor to the workers.
+  if (fiber_ && fiber_->is_loop() && !on_loop) return;
   if (waiting_.load()) {
     if (woken_gen_.load() != wait_gen_.load()) return;
     waiting_.store(false);
+  }
+  if (fiber_ && fiber_->is_loop()) {
+    turn_started_ = {};
+    // The turn goes on where it waited, and ends in the frame below that started it. This call
+    // returns only when this worker fiber, kept as a spare, is taken up for another turn's end.
+    Fiber::continue_here(std::move(fiber_));
+    return;
+  }
+  if (!fiber_ && on_loop) {
+    // Straight on the worker's fiber, with no switch: a handler that waits keeps this fiber
+    // (suspend), and the worker goes on with another.
+    fiber_alive_.store(true, std::memory_order_relaxed);  // (a turn is under way: wait_idle)
+    turn_started_ = {};
+    turn_body();
+    fiber_alive_.store(false, std::memory_order_release);
+    if (auto* remote = runtime_.remote()) remote->turn_ended();
+    return;
   }
   if (!fiber_) {
     fiber_ = Fiber::make([this] { turn_body(); });
@@ -336,7 +357,12 @@ void Actor::yield_turn() {
 void Actor::suspend(Fiber& fiber) {
   settle_mailbox();  // (a wait may be long: what this turn took is not kept counted meanwhile)
   if (wasm_depth_ > 0) publish_running(nullptr);
-  fiber.suspend();
+  if (auto* remote = runtime_.remote()) remote->turn_ended();  // what it gathered for other nodes
+  if (fiber.is_loop()) {
+    Fiber::park_current(fiber_);  // (fiber_alive_ stays set: has_work)
+  } else {
+    fiber.suspend();
+  }
   if (wasm_depth_ > 0 && instance_) publish_running(instance_.get());
 }
 

@@ -301,9 +301,10 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   uint32_t unsettled_pops_ = 0;  // taken from mailbox_, not yet settled (Mailbox::settle) [turn]
   EventLog events_;
 
-  // The turn's fiber, kept while the actor waits or has yielded.
+  // The fiber of a turn that waits or has yielded: the worker's loop fiber it ran on, or (on a
+  // thread that hosts a turn) a turn fiber of its own.
   std::unique_ptr<Fiber> fiber_;
-  std::atomic<bool> fiber_alive_{false};  // fiber_ is set (readable from any thread)
+  std::atomic<bool> fiber_alive_{false};  // a turn is under way or waits (readable from any thread)
   std::atomic<bool> waiting_{false};
   std::atomic<bool> has_drain_waiters_{false};  // senders wait for this mailbox (Runtime::add_drain_waiter)
   // Waits are numbered: a wake counts only for the wait it was made for. A wait cut short by a

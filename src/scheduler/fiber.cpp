@@ -1,5 +1,6 @@
 #include "scheduler/fiber.hpp"
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <boost/context/fiber.hpp>
@@ -14,7 +15,7 @@
 #include <sanitizer/asan_interface.h>
 #define THEATER_ASAN 1
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(THEATER_FIBER_TSAN)  // (see CMakeLists.txt)
 #include <sanitizer/tsan_interface.h>
 #define THEATER_TSAN 1
 #endif
@@ -71,6 +72,24 @@ struct SanitizerFiber {
   void entered() {
 #if THEATER_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, &caller_bottom, &caller_size);
+#endif
+  }
+  // Loop fibers switch symmetrically: from this context straight to `to` (ending: this context
+  // never runs again), and switched_in() when something switches back to it (or at its start).
+  void switch_to(const SanitizerFiber& to, bool ending) {
+#if THEATER_TSAN
+    __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+#if THEATER_ASAN
+    __sanitizer_start_switch_fiber(ending ? nullptr : &fake_stack, to.bottom, to.size);
+#else
+    (void)to;
+    (void)ending;
+#endif
+  }
+  void switched_in() {
+#if THEATER_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
   }
   // Inside the fiber, before switching back to the resumer (finishing = the fiber ends).
@@ -135,10 +154,11 @@ class StackPool {
   std::vector<void*> free_;
 };
 
-StackPool& pool() {
-  static auto* p = new StackPool();  // never destroyed: fibers may finish during exit
-  return *p;
-}
+// Made before main (worker threads start with a loop fiber, and this file runs uninstrumented
+// under TSan, which would not see a function-local static's guard), and never destroyed: fibers
+// may finish during exit.
+StackPool* const g_stack_pool = new StackPool();
+StackPool& pool() { return *g_stack_pool; }
 
 struct PoolAllocator {
   SanitizerFiber* san;
@@ -177,13 +197,53 @@ struct Fiber::Impl {
   ctx::fiber caller;
   bool finished = false;
   bool quit = false;  // a finished fiber parked for reuse is being destroyed: leave the loop
+  bool loop = false;  // a loop fiber
+  Fiber* owner = nullptr;  // null for a thread's own context (LoopThread::native)
   SanitizerFiber san;
+  // A fiber destroyed in the middle of a body or a turn: whom to switch back to once unwound.
+  ctx::fiber unwind_back;
+  SanitizerFiber* unwinder = nullptr;
+};
+
+struct FiberUnwind {
+  // Unwinds a fiber that is destroyed in the middle of a body or a turn: switches to it (telling
+  // the sanitizers, which Boost.Context's own unwinding does not, so TSan would pop the
+  // destroyer's shadow call stack), throws Unwinding there, and the fiber's entry switches back
+  // once every frame is gone.
+  struct Unwinding {};
+  static void unwind(Fiber::Impl& impl) {
+    SanitizerFiber here;
+#if THEATER_TSAN
+    here.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    void* state = save_state();
+    here.switch_to(impl.san, false);
+    ctx::fiber target = std::move(impl.self);
+    [[maybe_unused]] ctx::fiber back = std::move(target).resume_with([&impl, &here](ctx::fiber&& c) -> ctx::fiber {
+      impl.unwind_back = std::move(c);
+#if THEATER_ASAN
+      __sanitizer_finish_switch_fiber(impl.san.fake_stack, &here.bottom, &here.size);
+#endif
+      impl.unwinder = &here;
+      throw Unwinding{};
+    });
+    here.switched_in();
+    restore_state(state);
+  }
+
+  // In a fiber's entry, once Unwinding has reached it: back to the destroyer.
+  static ctx::fiber finish(Fiber::Impl& impl) {
+    impl.finished = true;
+    impl.san.switch_to(*impl.unwinder, true);
+    return std::move(impl.unwind_back);
+  }
 };
 
 void Fiber::set_thread_state_hooks(ThreadStateHooks hooks) { g_hooks = hooks; }
 
 Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
   Impl* impl = impl_.get();
+  impl->owner = this;
   impl->body = std::move(body);
   impl->san.created();
   // The fiber runs bodies in a loop: after each one it parks (as finished) until reset() gives
@@ -192,7 +252,11 @@ Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
     impl->san.entered();
     impl->caller = std::move(caller);
     for (;;) {
-      impl->body();
+      try {
+        impl->body();
+      } catch (const FiberUnwind::Unwinding&) {
+        return FiberUnwind::finish(*impl);
+      }
       impl->body = nullptr;
       impl->finished = true;
       impl->san.leaving(false);
@@ -205,20 +269,15 @@ Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
   });
 }
 
+
 Fiber::~Fiber() {
-  if (impl_->finished && impl_->self) {
-    // Parked after a body: let it leave its loop and end normally. (A fiber destroyed in the
-    // middle of a body is unwound by Boost.Context, as before.)
+  if (!impl_->loop && impl_->finished && impl_->self) {
+    // Parked after a body: let it leave its loop and end normally.
     impl_->quit = true;
     resume();
+  } else if (!impl_->finished && impl_->self) {
+    FiberUnwind::unwind(*impl_);  // in the middle of a body or a turn
   }
-#ifdef THEATER_ASAN
-  // Boost.Context unwinds a suspended fiber by switching to it without our switch annotations,
-  // so ASan clears no stale redzones there: clear the whole stack before it does.
-  if (!impl_->finished && impl_->self && impl_->san.bottom) {
-    ASAN_UNPOISON_MEMORY_REGION(impl_->san.bottom, impl_->san.size);
-  }
-#endif
   impl_->san.destroyed();
 }
 
@@ -280,5 +339,129 @@ void Fiber::suspend() {
 bool Fiber::finished() const { return impl_->finished; }
 
 Fiber* Fiber::current() { return get_current(); }
+
+// ---- loop fibers ---------------------------------------------------------------------------------
+
+// A thread inside run_loop: its loop, its own context while loop fibers run, the loop fiber
+// running now, and spares (fibers that continued a parked turn elsewhere and wait to be taken up).
+struct LoopThread {
+  void (*loop)(void*) = nullptr;
+  void* arg = nullptr;
+  Fiber::Impl native;
+  std::unique_ptr<Fiber> running;
+  std::vector<std::unique_ptr<Fiber>> spares;
+
+  static constexpr size_t kSparesMax = 16;
+
+  // From `from` (the code calling this) to `to`, on this thread. Returns when something switches
+  // back to `from`, maybe on another thread.
+  static void switch_fiber(Fiber::Impl& from, Fiber::Impl& to) {
+    void* state = save_state();
+    from.san.switch_to(to.san, false);
+    ctx::fiber target = std::move(to.self);
+    [[maybe_unused]] ctx::fiber back = std::move(target).resume_with([&from](ctx::fiber&& c) {
+      from.self = std::move(c);
+      return ctx::fiber{};
+    });
+    entered(from, state);
+  }
+  static void entered(Fiber::Impl& impl, void* state) {
+    impl.san.switched_in();
+    set_current(impl.owner);
+    set_fiber_stack_low(impl.owner ? impl.owner->stack_low() : 0);
+    restore_state(state);
+  }
+  static Fiber* make_loop_fiber(LoopThread& lt) { return new Fiber(Fiber::LoopTag{}, lt.loop, lt.arg); }
+};
+
+namespace {
+thread_local LoopThread* t_loop_thread = nullptr;
+[[gnu::noinline]] LoopThread* loop_thread() { return t_loop_thread; }
+[[gnu::noinline]] void set_loop_thread(LoopThread* lt) { t_loop_thread = lt; }
+}  // namespace
+
+Fiber::Fiber(LoopTag, void (*loop)(void*), void* arg) : impl_(std::make_unique<Impl>()) {
+  Impl* impl = impl_.get();
+  impl->owner = this;
+  impl->loop = true;
+  impl->san.created();
+  impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{&impl->san}, [impl, loop, arg](ctx::fiber&&) {
+    LoopThread::entered(*impl, nullptr);  // (first entered by a switch_fiber, which passes nothing)
+    try {
+      loop(arg);
+    } catch (const FiberUnwind::Unwinding&) {
+      return FiberUnwind::finish(*impl);
+    }
+    // The loop has returned: back to the own context of the thread this fiber ends on.
+    LoopThread* lt = loop_thread();
+    impl->finished = true;
+    impl->san.switch_to(lt->native.san, true);
+    return std::move(lt->native.self);
+  });
+}
+
+void Fiber::run_loop(void (*loop)(void*), void* arg) {
+  LoopThread lt;
+  lt.loop = loop;
+  lt.arg = arg;
+#if THEATER_TSAN
+  lt.native.san.tsan_fiber = __tsan_get_current_fiber();
+#endif
+#if THEATER_ASAN
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    lt.native.san.bottom = addr;
+    lt.native.san.size = size;
+  }
+#endif
+  set_loop_thread(&lt);
+  lt.running.reset(LoopThread::make_loop_fiber(lt));
+  LoopThread::switch_fiber(lt.native, *lt.running->impl_);
+  // A loop fiber has returned from the loop. Each spare returns from it too once continued.
+  for (;;) {
+    lt.running.reset();
+    if (lt.spares.empty()) break;
+    lt.running = std::move(lt.spares.back());
+    lt.spares.pop_back();
+    LoopThread::switch_fiber(lt.native, *lt.running->impl_);
+  }
+  set_loop_thread(nullptr);
+}
+
+bool Fiber::on_loop() {
+  Fiber* f = get_current();
+  return f && f->impl_->loop;
+}
+
+bool Fiber::is_loop() const { return impl_->loop; }
+
+void Fiber::park_current(std::unique_ptr<Fiber>& keeper) {
+  LoopThread* lt = loop_thread();
+  Impl& self = *lt->running->impl_;
+  keeper = std::move(lt->running);
+  if (!lt->spares.empty()) {
+    lt->running = std::move(lt->spares.back());
+    lt->spares.pop_back();
+  } else {
+    lt->running.reset(LoopThread::make_loop_fiber(*lt));
+  }
+  LoopThread::switch_fiber(self, *lt->running->impl_);
+}
+
+void Fiber::continue_here(std::unique_ptr<Fiber> parked) {
+  LoopThread* lt = loop_thread();
+  Impl& self = *lt->running->impl_;
+  lt->spares.push_back(std::move(lt->running));
+  lt->running = std::move(parked);
+  if (lt->spares.size() > LoopThread::kSparesMax) {
+    // The oldest spare is unwound (its frames below the turn it left hold nothing).
+    lt->spares.erase(lt->spares.begin());
+  }
+  LoopThread::switch_fiber(self, *lt->running->impl_);
+}
 
 }  // namespace theater

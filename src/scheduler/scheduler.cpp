@@ -1,5 +1,7 @@
 #include "scheduler/scheduler.hpp"
 
+#include "scheduler/fiber.hpp"
+
 #include <random>
 #include <unordered_map>
 #include <utility>
@@ -17,6 +19,11 @@ struct CurrentWorker {
 thread_local CurrentWorker t_current;
 thread_local bool t_in_turn = false;
 thread_local engine::InterruptSlot* t_interrupt_slot = nullptr;  // this thread's worker's
+// Turns run on the worker's loop fibers, and a fiber that waited in a turn goes on with its loop
+// on whichever worker continued it: code that spans a turn reads these only through functions
+// the compiler cannot inline (it may keep a thread-local address across the call otherwise).
+[[gnu::noinline]] void* current_worker() { return t_current.worker; }
+[[gnu::noinline]] void set_in_turn(bool in) { t_in_turn = in; }
 // What a thief saw of a worker that holds a `next` task: that worker's turn count, and when.
 struct NextWatch {
   const void* victim = nullptr;
@@ -52,9 +59,12 @@ int64_t now_ns() {
 
 Scheduler::Scheduler(unsigned workers) {
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>());
+    workers_.back()->index = i;
+  }
   // Started only once every Worker exists: a worker steals from the others from its first turn.
-  for (unsigned i = 0; i < workers; ++i) workers_[i]->thread = std::thread([this, i] { worker_loop(i); });
+  for (unsigned i = 0; i < workers; ++i) workers_[i]->thread = std::thread([this, i] { worker_main(i); });
   timer_thread_ = std::thread([this] { timer_loop(); });
   watchdog_thread_ = std::thread([this] { watchdog_loop(); });
 }
@@ -112,11 +122,22 @@ void Scheduler::push_local(Worker& self, TaskPtr task) {
 // A turn reads no clock (a clock read costs as much as a short handler's runtime overhead here):
 // thieves time a worker's turn with their own clock and its turn count (steal), and a handler's
 // time slice starts at its first fuel check (Actor::on_fuel_exhausted).
-void Scheduler::run(Worker& self, TaskPtr task) {
+[[gnu::noinline]] void Scheduler::run(Worker& self, TaskPtr task) {
   self.count_turn_edge();  // odd while in a turn
-  t_in_turn = true;
-  task->run_turn();
-  t_in_turn = false;
+  set_in_turn(true);
+  Task& turn = *task;
+  self.running = std::move(task);
+  turn.run_turn();
+  // If the turn waited, this fiber has come back on the worker that continued it (maybe another
+  // one), or it is a spare taken up after another turn waited: either way, the turn this worker
+  // is in ends here.
+  Worker& now = *static_cast<Worker*>(current_worker());
+  if (now.running) finish_turn(now);
+}
+
+void Scheduler::finish_turn(Worker& self) {
+  TaskPtr task = std::move(self.running);
+  set_in_turn(false);
   self.count_turn_edge();
   task->queued_.store(false);
   // Work that arrived during the turn found `queued_` set and did not queue the task: look now.
@@ -230,7 +251,7 @@ Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
   return nullptr;
 }
 
-Scheduler::TaskPtr Scheduler::find_work(Worker& self, unsigned index, uint64_t tick) {
+[[gnu::noinline]] Scheduler::TaskPtr Scheduler::find_work(Worker& self, unsigned index, uint64_t tick) {
   if (tick % kInjectedCheckInterval == 0 || self.busy_task_requeued) {
     if (auto t = pop_injected()) return t;
   }
@@ -261,15 +282,25 @@ bool Scheduler::any_queued() {
   return false;
 }
 
-void Scheduler::worker_loop(unsigned index) {
+void Scheduler::worker_main(unsigned index) {
   Worker& self = *workers_[index];
   t_current = {this, &self, index};
   t_interrupt_slot = self.interrupt_slot;
+  Fiber::run_loop([](void* scheduler) { static_cast<Scheduler*>(scheduler)->worker_loop(); }, this);
+  t_current = {};
+  t_interrupt_slot = nullptr;
+}
+
+void Scheduler::worker_loop() {
   uint64_t tick = 0;
-  while (!stopping_.load(std::memory_order_acquire)) {
+  for (;;) {
+    // Afresh each time round: after a turn this fiber may be on another worker (see run).
+    Worker& self = *static_cast<Worker*>(current_worker());
+    if (self.running) finish_turn(self);  // a fiber started (or a spare taken up) as a turn waited
+    if (stopping_.load(std::memory_order_acquire)) return;
     TaskPtr task;
     for (int round = 0; round < kSpinRounds && !task; ++round) {
-      task = find_work(self, index, ++tick);
+      task = find_work(self, self.index, ++tick);
       if (!task && round + 1 < kSpinRounds) std::this_thread::yield();
     }
     if (task) {
@@ -286,8 +317,6 @@ void Scheduler::worker_loop(unsigned index) {
     }
     parked_.fetch_sub(1, std::memory_order_acq_rel);
   }
-  t_current = {};
-  t_interrupt_slot = nullptr;
 }
 
 bool Scheduler::in_turn() { return t_in_turn; }

@@ -116,11 +116,17 @@ class Scheduler {
     Worker() : interrupt_slot(engine::InterruptSlot::acquire()) {}
     ~Worker() { engine::InterruptSlot::release(interrupt_slot); }
     engine::InterruptSlot* const interrupt_slot;  // the instance its turn is running
+    unsigned index = 0;
+    // The task whose turn this worker is in (owner only). A turn that waits leaves it set: the
+    // loop fiber the worker goes on with ends that turn (finish_turn).
+    TaskPtr running;
     std::thread thread;
   };
 
   void enqueue(TaskPtr task);  // (queued_ is set)
-  void worker_loop(unsigned index);
+  void worker_main(unsigned index);
+  void worker_loop();  // on the worker's loop fibers (Fiber::run_loop)
+  void finish_turn(Worker& self);
   TaskPtr find_work(Worker& self, unsigned index, uint64_t tick);
   TaskPtr steal(Worker& self, unsigned index);
   TaskPtr pop_injected();

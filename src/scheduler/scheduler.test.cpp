@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/engine.hpp"
+#include "scheduler/fiber.hpp"
 #include "scheduler/mailbox.hpp"
 
 namespace theater {
@@ -145,6 +146,73 @@ TEST(Scheduler, IdleWorkersStealWorkCreatedOnAnotherWorker) {
   EXPECT_EQ(total, 200 * 2000);
   EXPECT_EQ(all.size(), 2u);
   EXPECT_GT(s.stats().steals, 0u);
+}
+
+// A turn that waits keeps the worker's fiber, as an actor's request does: the worker goes on with
+// other tasks meanwhile, and the turn continues where it left off on whichever worker runs the
+// task next. Each task here waits kWaits times in one turn, woken each time from the timer thread.
+class WaitingTask : public Task, public std::enable_shared_from_this<WaitingTask> {
+ public:
+  static constexpr int kWaits = 30;
+  explicit WaitingTask(Scheduler& s) : s_(s) {}
+  void run_turn() override {
+    EXPECT_FALSE(running_.exchange(true)) << "a task ran on two workers at once";
+    if (parked_) {
+      running_.store(false);  // (the turn that continues sets it again)
+      Fiber::continue_here(std::move(parked_));
+      return;
+    }
+    for (int i = 0; i < kWaits; ++i) {
+      waiting_.store(true);
+      s_.after(std::chrono::milliseconds(0), [self = shared_from_this()] {
+        self->waiting_.store(false);
+        self->s_.schedule(self);
+      });
+      running_.store(false);
+      Fiber::park_current(parked_);  // (the task is still in its turn: nobody continues it yet)
+      EXPECT_FALSE(running_.exchange(true)) << "a task ran on two workers at once";
+      EXPECT_TRUE(Scheduler::in_turn());
+      std::lock_guard lock(m_);
+      threads_.insert(std::this_thread::get_id());
+      ++continued_;
+    }
+    finished_.store(true);
+    running_.store(false);
+  }
+  bool has_work() const override { return parked_ != nullptr && !waiting_.load(); }
+
+  Scheduler& s_;
+  std::unique_ptr<Fiber> parked_;
+  std::atomic<bool> running_{false}, waiting_{false}, finished_{false};
+  std::mutex m_;
+  std::set<std::thread::id> threads_;
+  int continued_ = 0;
+};
+
+TEST(Scheduler, ATurnThatWaitsKeepsItsFiberAndContinuesOnAnyWorker) {
+  Scheduler s(2);
+  std::vector<std::shared_ptr<WaitingTask>> waiting;
+  for (int i = 0; i < 8; ++i) waiting.push_back(std::make_shared<WaitingTask>(s));
+  auto busy = std::make_shared<CountingTask>();  // runs on while the others wait
+  busy->pending = 100000;
+  s.schedule(busy);
+  for (auto& t : waiting) s.schedule(t);
+  wait_until([&] {
+    for (auto& t : waiting) {
+      if (!t->finished_.load()) return false;
+    }
+    return busy->pending.load() == 0;
+  });
+  std::set<std::thread::id> threads;
+  for (auto& t : waiting) {
+    ASSERT_TRUE(t->finished_.load());
+    std::lock_guard lock(t->m_);
+    EXPECT_EQ(t->continued_, WaitingTask::kWaits);
+    threads.insert(t->threads_.begin(), t->threads_.end());
+  }
+  EXPECT_EQ(busy->done.load(), 100000);
+  EXPECT_EQ(threads.size(), 2u) << "waits continued on both workers";
+  EXPECT_FALSE(Scheduler::in_turn());
 }
 
 TEST(Scheduler, TimersFireInOrderAndCanBeCancelled) {
