@@ -489,7 +489,9 @@ void AotInstance::instantiate() {
 
 std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
                                          const uint64_t* args, uint64_t* results) {
-  install_overflow_handler();  // once per thread: an alternate stack for overflow recovery
+  // Once per thread: the SIGSEGV handler (once per process) and an alternate stack for it. Its
+  // std::call_once costs more than this test, on every call into wasm.
+  if (UNLIKELY(!alt_stack_ready())) install_overflow_handler();
   CallFrame frame;
   frame.outer = innermost();
   frame.stack_low = current_stack_low();
