@@ -199,42 +199,24 @@ bool Actor::has_work() const {
 }
 
 void Actor::run_turn() {
-  const bool on_loop = Fiber::on_loop();
-  // A turn that waited on a worker's fiber continues on a worker only (a thread that hosts a turn
-  // runs no loop): has_work() stays true, and the scheduler hands the actor to the workers.
-  if (fiber_ && fiber_->is_loop() && !on_loop) return;
+  // Always on a loop fiber: a worker's, or that of a thread hosting the turn (RunHere).
   if (waiting_.load()) {
     if (woken_gen_.load() != wait_gen_.load()) return;
     waiting_.store(false);
   }
-  if (fiber_ && fiber_->is_loop()) {
-    turn_started_ = {};
+  turn_started_ = {};  // unknown until a handler's first fuel check (no clock read per turn)
+  if (fiber_) {
     // The turn goes on where it waited, and ends in the frame below that started it. This call
-    // returns only when this worker fiber, kept as a spare, is taken up for another turn's end.
+    // returns only when this thread's fiber, kept as a spare, is taken up for another turn's end.
     Fiber::continue_here(std::move(fiber_));
     return;
   }
-  if (!fiber_ && on_loop) {
-    // Straight on the worker's fiber, with no switch: a handler that waits keeps this fiber
-    // (suspend), and the worker goes on with another.
-    fiber_alive_.store(true, std::memory_order_relaxed);  // (a turn is under way: wait_idle)
-    turn_started_ = {};
-    turn_body();
-    fiber_alive_.store(false, std::memory_order_release);
-    if (auto* remote = runtime_.remote()) remote->turn_ended();
-    return;
-  }
-  if (!fiber_) {
-    fiber_ = Fiber::make([this] { turn_body(); });
-    fiber_alive_.store(true);
-  }
-  turn_started_ = {};  // unknown until a handler's first fuel check (no clock read per turn)
-  fiber_->resume();
+  // Straight on this thread's fiber, with no switch: a handler that waits keeps the fiber
+  // (suspend), and the thread goes on with another.
+  fiber_alive_.store(true, std::memory_order_relaxed);  // (a turn is under way: wait_idle)
+  turn_body();
+  fiber_alive_.store(false, std::memory_order_release);
   if (auto* remote = runtime_.remote()) remote->turn_ended();
-  if (fiber_->finished()) {
-    fiber_alive_.store(false);
-    Fiber::recycle(std::move(fiber_));
-  }
 }
 
 void Actor::turn_body() {
@@ -293,7 +275,6 @@ void Actor::hibernate_if_idle() {
 }
 
 bool Actor::await(const std::function<void(std::function<void()> wake)>& start) {
-  Fiber* fiber = Fiber::current();
   const uint64_t gen = wait_gen_.fetch_add(1) + 1;
   wait_cancelled_.store(false);
   waiting_.store(true);
@@ -301,7 +282,7 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
   // While waiting, the handler's own time does not run.
   const auto paused_at = std::chrono::steady_clock::now();
   start([self, gen] { self->wake(gen); });
-  suspend(*fiber);
+  suspend();
   if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
   return !wait_cancelled_.exchange(false);
 }
@@ -345,24 +326,19 @@ int32_t Actor::on_fuel_exhausted(engine::Instance& instance) {
 }
 
 void Actor::yield_turn() {
-  Fiber* fiber = Fiber::current();
-  if (!fiber) return;
-  // Queued again when the turn ends: has_work() is true while fiber_ is set (Scheduler::run).
-  suspend(*fiber);
+  if (!Fiber::on_loop()) return;
+  // Queued again when the turn ends: has_work() is true while fiber_alive_ is set (finish_turn).
+  suspend();
 }
 
 // The worker's watchdog may interrupt the instance only while this actor's turn runs it: the
 // instance leaves its worker's slot while the fiber waits, and joins the slot of whichever worker
 // resumes it.
-void Actor::suspend(Fiber& fiber) {
+void Actor::suspend() {
   settle_mailbox();  // (a wait may be long: what this turn took is not kept counted meanwhile)
   if (wasm_depth_ > 0) publish_running(nullptr);
   if (auto* remote = runtime_.remote()) remote->turn_ended();  // what it gathered for other nodes
-  if (fiber.is_loop()) {
-    Fiber::park_current(fiber_);  // (fiber_alive_ stays set: has_work)
-  } else {
-    fiber.suspend();
-  }
+  Fiber::park_current(fiber_);  // (fiber_alive_ stays set: has_work)
   if (wasm_depth_ > 0 && instance_) publish_running(instance_.get());
 }
 

@@ -220,7 +220,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::optional<engine::Trap> call_instance(const engine::ExportFn& fn, std::span<const uint64_t> args,
                                             std::span<uint64_t> results);
   void publish_running(engine::Instance* instance);
-  void suspend(Fiber& fiber);  // a wait or a yield inside a handler
+  void suspend();  // a wait or a yield inside a handler (on a loop fiber)
   void settle_mailbox() {  // [turn]
     mailbox_.settle(std::exchange(unsettled_pops_, 0));
   }
@@ -301,8 +301,8 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   uint32_t unsettled_pops_ = 0;  // taken from mailbox_, not yet settled (Mailbox::settle) [turn]
   EventLog events_;
 
-  // The fiber of a turn that waits or has yielded: the worker's loop fiber it ran on, or (on a
-  // thread that hosts a turn) a turn fiber of its own.
+  // The fiber of a turn that waits or has yielded: the loop fiber it ran on (a worker's, or that
+  // of a thread that hosted the turn).
   std::unique_ptr<Fiber> fiber_;
   std::atomic<bool> fiber_alive_{false};  // a turn is under way or waits (readable from any thread)
   std::atomic<bool> waiting_{false};

@@ -25,7 +25,7 @@ void install_fiber_hooks() {
 // Runs fn on caller's fiber if there is one, else blocks this (outside) thread until done.
 template <typename Start>
 void wait_for(Actor* caller, Start&& start) {
-  if (caller && Fiber::current()) {
+  if (caller && Fiber::on_loop()) {
     caller->await(start);
     return;
   }

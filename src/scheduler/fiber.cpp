@@ -25,16 +25,13 @@ namespace theater {
 namespace ctx = boost::context;
 
 // Sanitizers must be told about stack switches, or they report the fiber's stack as bad memory
-// (ASan) or lose track of happens-before (TSan). No-ops in normal builds.
+// (ASan) or lose track of happens-before and of the call stacks (TSan). No-ops in normal builds.
 struct SanitizerFiber {
 #if THEATER_ASAN
   void* fake_stack = nullptr;
-  const void* caller_bottom = nullptr;
-  size_t caller_size = 0;
 #endif
 #if THEATER_TSAN
   void* tsan_fiber = nullptr;
-  void* tsan_caller = nullptr;
 #endif
   const void* bottom = nullptr;
   size_t size = 0;
@@ -49,33 +46,8 @@ struct SanitizerFiber {
     if (tsan_fiber) __tsan_destroy_fiber(tsan_fiber);
 #endif
   }
-  // Around Fiber::resume (on the resumer's side).
-  void before_resume(void** fake) {
-#if THEATER_TSAN
-    tsan_caller = __tsan_get_current_fiber();
-    __tsan_switch_to_fiber(tsan_fiber, 0);
-#endif
-#if THEATER_ASAN
-    __sanitizer_start_switch_fiber(fake, bottom, size);
-#else
-    (void)fake;
-#endif
-  }
-  void after_resume(void* fake) {
-#if THEATER_ASAN
-    __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
-#else
-    (void)fake;
-#endif
-  }
-  // Inside the fiber: on entry and after every suspend returns.
-  void entered() {
-#if THEATER_ASAN
-    __sanitizer_finish_switch_fiber(fake_stack, &caller_bottom, &caller_size);
-#endif
-  }
-  // Loop fibers switch symmetrically: from this context straight to `to` (ending: this context
-  // never runs again), and switched_in() when something switches back to it (or at its start).
+  // From this context straight to `to` (ending: this context never runs again), and
+  // switched_in() when something switches back to it (or at its start).
   void switch_to(const SanitizerFiber& to, bool ending) {
 #if THEATER_TSAN
     __tsan_switch_to_fiber(to.tsan_fiber, 0);
@@ -90,17 +62,6 @@ struct SanitizerFiber {
   void switched_in() {
 #if THEATER_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
-#endif
-  }
-  // Inside the fiber, before switching back to the resumer (finishing = the fiber ends).
-  void leaving(bool finishing) {
-#if THEATER_TSAN
-    __tsan_switch_to_fiber(tsan_caller, 0);
-#endif
-#if THEATER_ASAN
-    __sanitizer_start_switch_fiber(finishing ? nullptr : &fake_stack, caller_bottom, caller_size);
-#else
-    (void)finishing;
 #endif
   }
 };
@@ -192,24 +153,21 @@ void restore_state(void* s) {
 }  // namespace
 
 struct Fiber::Impl {
-  std::function<void()> body;  // first: a fiber unwound at destruction may still be inside it
-  ctx::fiber self;
-  ctx::fiber caller;
+  ctx::fiber self;  // its context while it does not run
   bool finished = false;
-  bool quit = false;  // a finished fiber parked for reuse is being destroyed: leave the loop
-  bool loop = false;  // a loop fiber
   Fiber* owner = nullptr;  // null for a thread's own context (LoopThread::native)
   SanitizerFiber san;
-  // A fiber destroyed in the middle of a body or a turn: whom to switch back to once unwound.
+  // A fiber destroyed in the middle of a turn: whom to switch back to once it has unwound.
   ctx::fiber unwind_back;
   SanitizerFiber* unwinder = nullptr;
 };
 
+void Fiber::set_thread_state_hooks(ThreadStateHooks hooks) { g_hooks = hooks; }
+
 struct FiberUnwind {
-  // Unwinds a fiber that is destroyed in the middle of a body or a turn: switches to it (telling
-  // the sanitizers, which Boost.Context's own unwinding does not, so TSan would pop the
-  // destroyer's shadow call stack), throws Unwinding there, and the fiber's entry switches back
-  // once every frame is gone.
+  // Unwinds a fiber that is destroyed while parked: switches to it (telling the sanitizers, which
+  // Boost.Context's own unwinding does not, so TSan would pop the destroyer's shadow call stack),
+  // throws Unwinding there, and the fiber's entry switches back once every frame is gone.
   struct Unwinding {};
   static void unwind(Fiber::Impl& impl) {
     SanitizerFiber here;
@@ -239,106 +197,18 @@ struct FiberUnwind {
   }
 };
 
-void Fiber::set_thread_state_hooks(ThreadStateHooks hooks) { g_hooks = hooks; }
-
-Fiber::Fiber(std::function<void()> body) : impl_(std::make_unique<Impl>()) {
-  Impl* impl = impl_.get();
-  impl->owner = this;
-  impl->body = std::move(body);
-  impl->san.created();
-  // The fiber runs bodies in a loop: after each one it parks (as finished) until reset() gives
-  // it the next, so that a reused fiber costs no stack or context setup.
-  impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{&impl->san}, [impl](ctx::fiber&& caller) {
-    impl->san.entered();
-    impl->caller = std::move(caller);
-    for (;;) {
-      try {
-        impl->body();
-      } catch (const FiberUnwind::Unwinding&) {
-        return FiberUnwind::finish(*impl);
-      }
-      impl->body = nullptr;
-      impl->finished = true;
-      impl->san.leaving(false);
-      impl->caller = std::move(impl->caller).resume();
-      impl->san.entered();
-      if (impl->quit) break;
-    }
-    impl->san.leaving(true);
-    return std::move(impl->caller);
-  });
-}
-
-
 Fiber::~Fiber() {
-  if (!impl_->loop && impl_->finished && impl_->self) {
-    // Parked after a body: let it leave its loop and end normally.
-    impl_->quit = true;
-    resume();
-  } else if (!impl_->finished && impl_->self) {
-    FiberUnwind::unwind(*impl_);  // in the middle of a body or a turn
-  }
+  if (!impl_->finished && impl_->self) FiberUnwind::unwind(*impl_);
   impl_->san.destroyed();
-}
-
-void Fiber::reset(std::function<void()> body) {
-  impl_->body = std::move(body);
-  impl_->finished = false;
-}
-
-namespace {
-// Finished fibers kept per thread for the next turns: most turns then start no new fiber.
-constexpr size_t kReuseMax = 16;
-thread_local std::vector<std::unique_ptr<Fiber>> t_reusable;
-}  // namespace
-
-std::unique_ptr<Fiber> Fiber::make(std::function<void()> body) {
-  auto& pool = t_reusable;
-  if (pool.empty()) return std::make_unique<Fiber>(std::move(body));
-  auto fiber = std::move(pool.back());
-  pool.pop_back();
-  fiber->reset(std::move(body));
-  return fiber;
-}
-
-void Fiber::recycle(std::unique_ptr<Fiber> fiber) {
-  auto& pool = t_reusable;
-  if (fiber->finished() && pool.size() < kReuseMax) pool.push_back(std::move(fiber));
-}
-
-void Fiber::resume() {
-  Fiber* outer = get_current();
-  void* state = save_state();
-  const uintptr_t outer_stack_low = fiber_stack_low();
-  set_current(this);
-  set_fiber_stack_low(stack_low());
-  void* fake = nullptr;
-  impl_->san.before_resume(&fake);
-  impl_->self = std::move(impl_->self).resume();
-  impl_->san.after_resume(fake);
-  set_current(outer);
-  set_fiber_stack_low(outer_stack_low);
-  restore_state(state);
 }
 
 uintptr_t Fiber::stack_low() const {
   return reinterpret_cast<uintptr_t>(impl_->san.bottom) + kGuardBytes;
 }
 
-void Fiber::suspend() {
-  void* state = save_state();
-  impl_->san.leaving(false);
-  impl_->caller = std::move(impl_->caller).resume();
-  impl_->san.entered();
-  // Possibly on another thread now: put this fiber's thread-bound state back.
-  set_current(this);
-  set_fiber_stack_low(stack_low());
-  restore_state(state);
-}
-
-bool Fiber::finished() const { return impl_->finished; }
-
 Fiber* Fiber::current() { return get_current(); }
+
+bool Fiber::on_loop() { return get_current() != nullptr; }
 
 // ---- loop fibers ---------------------------------------------------------------------------------
 
@@ -371,7 +241,7 @@ struct LoopThread {
     set_fiber_stack_low(impl.owner ? impl.owner->stack_low() : 0);
     restore_state(state);
   }
-  static Fiber* make_loop_fiber(LoopThread& lt) { return new Fiber(Fiber::LoopTag{}, lt.loop, lt.arg); }
+  static Fiber* make_loop_fiber(LoopThread& lt) { return new Fiber(lt.loop, lt.arg); }
 };
 
 namespace {
@@ -380,10 +250,9 @@ thread_local LoopThread* t_loop_thread = nullptr;
 [[gnu::noinline]] void set_loop_thread(LoopThread* lt) { t_loop_thread = lt; }
 }  // namespace
 
-Fiber::Fiber(LoopTag, void (*loop)(void*), void* arg) : impl_(std::make_unique<Impl>()) {
+Fiber::Fiber(void (*loop)(void*), void* arg) : impl_(std::make_unique<Impl>()) {
   Impl* impl = impl_.get();
   impl->owner = this;
-  impl->loop = true;
   impl->san.created();
   impl->self = ctx::fiber(std::allocator_arg, PoolAllocator{&impl->san}, [impl, loop, arg](ctx::fiber&&) {
     LoopThread::entered(*impl, nullptr);  // (first entered by a switch_fiber, which passes nothing)
@@ -431,13 +300,6 @@ void Fiber::run_loop(void (*loop)(void*), void* arg) {
   }
   set_loop_thread(nullptr);
 }
-
-bool Fiber::on_loop() {
-  Fiber* f = get_current();
-  return f && f->impl_->loop;
-}
-
-bool Fiber::is_loop() const { return impl_->loop; }
 
 void Fiber::park_current(std::unique_ptr<Fiber>& keeper) {
   LoopThread* lt = loop_thread();

@@ -164,26 +164,28 @@ void Scheduler::RunHere::run() {
 }
 
 void Scheduler::run_hosted(TaskPtr task) {
-  // This thread acts as a worker for one turn. Its own `next` and queue are seen by nobody else,
-  // so what the turn schedules is handed to the workers right after it. Its turn count and its
-  // interrupt slot are watched as a worker's are (watchdog_loop).
+  // This thread acts as a worker for one turn, on a loop fiber of its own as a worker would (a
+  // turn that waited on a worker's fiber continues here; one that waits here is continued by a
+  // worker): worker_loop, seeing a guest, runs `hosted` and returns. Its own `next` and queue are
+  // seen by nobody else, so what the turn schedules (and the task, if it has work left) is handed
+  // to the workers right after it. Its turn count and its interrupt slot are watched as a
+  // worker's are (watchdog_loop).
   Worker& guest = [this]() -> Worker& {
     std::lock_guard lock(guests_mutex_);
     auto& entry = guests_[std::this_thread::get_id()];
-    if (!entry) entry = std::make_unique<Worker>();
+    if (!entry) {
+      entry = std::make_unique<Worker>();
+      entry->guest = true;
+    }
     return *entry;
   }();
   hosted_turns_.fetch_add(1, std::memory_order_relaxed);
   t_current = {this, &guest, static_cast<unsigned>(workers_.size())};
   t_interrupt_slot = guest.interrupt_slot;
-  t_in_turn = true;
-  guest.count_turn_edge();
-  task->run_turn();
-  guest.count_turn_edge();
-  t_in_turn = false;
+  guest.hosted = std::move(task);
+  Fiber::run_loop([](void* scheduler) { static_cast<Scheduler*>(scheduler)->worker_loop(); }, this);
   t_current = {};
   t_interrupt_slot = nullptr;
-  task->queued_.store(false);
   std::vector<TaskPtr> handoff;
   {
     std::lock_guard lock(guest.mutex);
@@ -191,7 +193,6 @@ void Scheduler::run_hosted(TaskPtr task) {
     for (auto& t : guest.queue) handoff.push_back(std::move(t));
     guest.queue.clear();
   }
-  if (task->has_work() && !task->queued_.exchange(true)) handoff.push_back(std::move(task));
   for (auto& t : handoff) enqueue(std::move(t));  // not a worker here: to the injection queue
 }
 
@@ -297,6 +298,12 @@ void Scheduler::worker_loop() {
     // Afresh each time round: after a turn this fiber may be on another worker (see run).
     Worker& self = *static_cast<Worker*>(current_worker());
     if (self.running) finish_turn(self);  // a fiber started (or a spare taken up) as a turn waited
+    if (self.guest) {
+      // A thread hosting a turn (run_hosted): that one turn, then back to run_hosted.
+      if (!self.hosted) return;
+      run(self, std::move(self.hosted));
+      continue;
+    }
     if (stopping_.load(std::memory_order_acquire)) return;
     TaskPtr task;
     for (int round = 0; round < kSpinRounds && !task; ++round) {

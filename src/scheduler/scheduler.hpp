@@ -120,6 +120,8 @@ class Scheduler {
     // The task whose turn this worker is in (owner only). A turn that waits leaves it set: the
     // loop fiber the worker goes on with ends that turn (finish_turn).
     TaskPtr running;
+    bool guest = false;  // a thread hosting a turn (RunHere), not a worker
+    TaskPtr hosted;      // a guest's task, for its worker_loop to run
     std::thread thread;
   };
 
@@ -134,7 +136,7 @@ class Scheduler {
   void push_local(Worker& self, TaskPtr task);
   void wake_one();
   void run(Worker& self, TaskPtr task);
-  void run_hosted(TaskPtr task);  // RunHere's turn
+  void run_hosted(TaskPtr task);  // RunHere's turn (on a loop fiber of the calling thread)
   void timer_loop();
   void watchdog_loop();
 
