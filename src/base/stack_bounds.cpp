@@ -13,20 +13,24 @@ thread_local uintptr_t t_thread_low = 0;
 // inside a function, and the compiler may reuse a thread-local address computed before the switch.
 [[gnu::noinline]] uintptr_t thread_low() {
   if (t_thread_low == 0) {
-    pthread_attr_t attr;
-    void* addr = nullptr;
-    size_t size = 0, guard = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      pthread_attr_getstack(&attr, &addr, &size);
-      pthread_attr_getguardsize(&attr, &guard);
-      pthread_attr_destroy(&attr);
-    }
-    t_thread_low = reinterpret_cast<uintptr_t>(addr) + guard;
+    const StackRange stack = thread_stack();
+    t_thread_low = reinterpret_cast<uintptr_t>(stack.bottom) + stack.guard;
   }
   return t_thread_low;
 }
 
 }  // namespace
+
+StackRange thread_stack() {
+  StackRange stack;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &stack.bottom, &stack.size);
+    pthread_attr_getguardsize(&attr, &stack.guard);
+    pthread_attr_destroy(&attr);
+  }
+  return stack;
+}
 
 [[gnu::noinline]] void set_fiber_stack_low(uintptr_t low) { t_fiber_low = low; }
 [[gnu::noinline]] uintptr_t fiber_stack_low() { return t_fiber_low; }

@@ -2,12 +2,21 @@
 // Where the stack that the calling code runs on ends. Code runs either on its thread's own stack
 // or on a fiber's (an actor's turn); fiber switches keep the record in step (scheduler/fiber.cpp).
 // The engine uses it to refuse a host call that would run with too little stack left.
+#include <cstddef>
 #include <cstdint>
 
 namespace theater {
 
 // The lowest usable address of the current stack (above any guard page).
 uintptr_t current_stack_low();
+
+// This thread's own stack, guard page included (empty if the system does not say).
+struct StackRange {
+  void* bottom = nullptr;
+  size_t size = 0;
+  size_t guard = 0;
+};
+StackRange thread_stack();
 
 // Kept by Fiber::resume/suspend: the stack low of the fiber running on this thread, 0 if none.
 void set_fiber_stack_low(uintptr_t low);

@@ -1,6 +1,5 @@
 #include "scheduler/fiber.hpp"
 
-#include <pthread.h>
 #include <sys/mman.h>
 
 #include <boost/context/fiber.hpp>
@@ -128,8 +127,8 @@ struct PoolAllocator {
     san->bottom = static_cast<char*>(sc.sp) - sc.size;
     san->size = sc.size;
 #ifdef THEATER_ASAN
-    // A pooled stack keeps the redzones of frames that never returned (a fiber unwound or
-    // abandoned mid-body): clear them, or the next fiber's first frames read as overflows.
+    // A pooled stack keeps the redzones of frames that never returned (a fiber unwound in the
+    // middle of a turn): clear them, or the next fiber's first frames read as overflows.
     ASAN_UNPOISON_MEMORY_REGION(san->bottom, sc.size);
 #endif
     return sc;
@@ -242,6 +241,12 @@ struct LoopThread {
     restore_state(state);
   }
   static Fiber* make_loop_fiber(LoopThread& lt) { return new Fiber(lt.loop, lt.arg); }
+  std::unique_ptr<Fiber> take_spare() {
+    if (spares.empty()) return nullptr;
+    auto spare = std::move(spares.back());
+    spares.pop_back();
+    return spare;
+  }
 };
 
 namespace {
@@ -277,27 +282,15 @@ void Fiber::run_loop(void (*loop)(void*), void* arg) {
   lt.native.san.tsan_fiber = __tsan_get_current_fiber();
 #endif
 #if THEATER_ASAN
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void* addr = nullptr;
-    size_t size = 0;
-    pthread_attr_getstack(&attr, &addr, &size);
-    pthread_attr_destroy(&attr);
-    lt.native.san.bottom = addr;
-    lt.native.san.size = size;
-  }
+  const StackRange stack = thread_stack();
+  lt.native.san.bottom = stack.bottom;
+  lt.native.san.size = stack.size;
 #endif
   set_loop_thread(&lt);
   lt.running.reset(LoopThread::make_loop_fiber(lt));
   LoopThread::switch_fiber(lt.native, *lt.running->impl_);
   // A loop fiber has returned from the loop. Each spare returns from it too once continued.
-  for (;;) {
-    lt.running.reset();
-    if (lt.spares.empty()) break;
-    lt.running = std::move(lt.spares.back());
-    lt.spares.pop_back();
-    LoopThread::switch_fiber(lt.native, *lt.running->impl_);
-  }
+  while ((lt.running = lt.take_spare())) LoopThread::switch_fiber(lt.native, *lt.running->impl_);
   set_loop_thread(nullptr);
 }
 
@@ -305,12 +298,8 @@ void Fiber::park_current(std::unique_ptr<Fiber>& keeper) {
   LoopThread* lt = loop_thread();
   Impl& self = *lt->running->impl_;
   keeper = std::move(lt->running);
-  if (!lt->spares.empty()) {
-    lt->running = std::move(lt->spares.back());
-    lt->spares.pop_back();
-  } else {
-    lt->running.reset(LoopThread::make_loop_fiber(*lt));
-  }
+  lt->running = lt->take_spare();
+  if (!lt->running) lt->running.reset(LoopThread::make_loop_fiber(*lt));
   LoopThread::switch_fiber(self, *lt->running->impl_);
 }
 

@@ -14,7 +14,6 @@ namespace {
 struct CurrentWorker {
   const Scheduler* scheduler = nullptr;
   void* worker = nullptr;
-  unsigned index = 0;
 };
 thread_local CurrentWorker t_current;
 thread_local bool t_in_turn = false;
@@ -64,7 +63,7 @@ Scheduler::Scheduler(unsigned workers) {
     workers_.back()->index = i;
   }
   // Started only once every Worker exists: a worker steals from the others from its first turn.
-  for (unsigned i = 0; i < workers; ++i) workers_[i]->thread = std::thread([this, i] { worker_main(i); });
+  for (unsigned i = 0; i < workers; ++i) workers_[i]->thread = std::thread([this, i] { run_loop_as(*workers_[i]); });
   timer_thread_ = std::thread([this] { timer_loop(); });
   watchdog_thread_ = std::thread([this] { watchdog_loop(); });
 }
@@ -180,12 +179,8 @@ void Scheduler::run_hosted(TaskPtr task) {
     return *entry;
   }();
   hosted_turns_.fetch_add(1, std::memory_order_relaxed);
-  t_current = {this, &guest, static_cast<unsigned>(workers_.size())};
-  t_interrupt_slot = guest.interrupt_slot;
   guest.hosted = std::move(task);
-  Fiber::run_loop([](void* scheduler) { static_cast<Scheduler*>(scheduler)->worker_loop(); }, this);
-  t_current = {};
-  t_interrupt_slot = nullptr;
+  run_loop_as(guest);
   std::vector<TaskPtr> handoff;
   {
     std::lock_guard lock(guest.mutex);
@@ -206,14 +201,14 @@ Scheduler::TaskPtr Scheduler::pop_injected() {
   return t;
 }
 
-Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
+Scheduler::TaskPtr Scheduler::steal(Worker& self) {
   const auto n = static_cast<unsigned>(workers_.size());
   if (n < 2) return nullptr;
   thread_local std::minstd_rand rng{std::random_device{}()};
   const unsigned start = static_cast<unsigned>(rng()) % n;
   for (unsigned k = 0; k < n; ++k) {
     const unsigned v = (start + k) % n;
-    if (v == index) continue;
+    if (v == self.index) continue;
     Worker& victim = *workers_[v];
     std::vector<TaskPtr> taken;
     {
@@ -252,7 +247,7 @@ Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
   return nullptr;
 }
 
-[[gnu::noinline]] Scheduler::TaskPtr Scheduler::find_work(Worker& self, unsigned index, uint64_t tick) {
+[[gnu::noinline]] Scheduler::TaskPtr Scheduler::find_work(Worker& self, uint64_t tick) {
   if (tick % kInjectedCheckInterval == 0 || self.busy_task_requeued) {
     if (auto t = pop_injected()) return t;
   }
@@ -271,7 +266,7 @@ Scheduler::TaskPtr Scheduler::steal(Worker& self, unsigned index) {
     }
   }
   if (auto t = pop_injected()) return t;
-  return steal(self, index);
+  return steal(self);
 }
 
 bool Scheduler::any_queued() {
@@ -283,9 +278,8 @@ bool Scheduler::any_queued() {
   return false;
 }
 
-void Scheduler::worker_main(unsigned index) {
-  Worker& self = *workers_[index];
-  t_current = {this, &self, index};
+void Scheduler::run_loop_as(Worker& self) {
+  t_current = {this, &self};
   t_interrupt_slot = self.interrupt_slot;
   Fiber::run_loop([](void* scheduler) { static_cast<Scheduler*>(scheduler)->worker_loop(); }, this);
   t_current = {};
@@ -307,7 +301,7 @@ void Scheduler::worker_loop() {
     if (stopping_.load(std::memory_order_acquire)) return;
     TaskPtr task;
     for (int round = 0; round < kSpinRounds && !task; ++round) {
-      task = find_work(self, self.index, ++tick);
+      task = find_work(self, ++tick);
       if (!task && round + 1 < kSpinRounds) std::this_thread::yield();
     }
     if (task) {

@@ -116,7 +116,7 @@ class Scheduler {
     Worker() : interrupt_slot(engine::InterruptSlot::acquire()) {}
     ~Worker() { engine::InterruptSlot::release(interrupt_slot); }
     engine::InterruptSlot* const interrupt_slot;  // the instance its turn is running
-    unsigned index = 0;
+    unsigned index = 0;  // in workers_ (guests: none)
     // The task whose turn this worker is in (owner only). A turn that waits leaves it set: the
     // loop fiber the worker goes on with ends that turn (finish_turn).
     TaskPtr running;
@@ -126,11 +126,12 @@ class Scheduler {
   };
 
   void enqueue(TaskPtr task);  // (queued_ is set)
-  void worker_main(unsigned index);
-  void worker_loop();  // on the worker's loop fibers (Fiber::run_loop)
+  // On this thread, as `self` (a worker, or a guest hosting a turn): worker_loop on loop fibers.
+  void run_loop_as(Worker& self);
+  void worker_loop();
   void finish_turn(Worker& self);
-  TaskPtr find_work(Worker& self, unsigned index, uint64_t tick);
-  TaskPtr steal(Worker& self, unsigned index);
+  TaskPtr find_work(Worker& self, uint64_t tick);
+  TaskPtr steal(Worker& self);
   TaskPtr pop_injected();
   bool any_queued();
   void push_local(Worker& self, TaskPtr task);
