@@ -148,7 +148,7 @@ class Instance {
   // The module's own declared maximum (UINT32_MAX if none).
   virtual uint32_t declared_max_pages() const = 0;
   // Sets the fuel counter that the instrumented code decrements on the back edges of loops in
-  // functions without calls, and reads at function entries and other loops' back edges; below
+  // functions without calls, and reads before calls and on other loops' back edges; below
   // zero it calls theater.__fuel_exhausted, whose result is the new fuel (instrument.hpp).
   virtual void set_fuel(int32_t units) = 0;
   // Sets the fuel below zero, so that the running code calls theater.__fuel_exhausted at its next

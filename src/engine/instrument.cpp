@@ -8,6 +8,7 @@
 #include <wabt/stream.h>
 
 #include <optional>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -164,8 +165,164 @@ bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
   return false;
 }
 
-// Plants fuel checks at function entries and on the branches back to loop heads, and routes
-// memory.grow to the host. Runs after the renumbering, with the final indices.
+// Which calls need a fuel check before them. Code runs unboundedly only by passing loops' back
+// edges (each checked, unless every iteration passes another check) or by calls that come
+// round again: recursion, direct or through other functions, or a host function that calls
+// back into the module (as theater_alloc is called). So it is enough that every cycle of calls
+// holds a checked call, and that the calls made between two checks are bounded:
+//  - a callee that makes no calls cannot be on a cycle: no check (a comparison function, a
+//    getter; a hash block's loops count their own fuel);
+//  - the host may call back in: always checked;
+//  - through a table or a funcref: checked if a function of that type that makes calls may be
+//    there;
+//  - direct calls between the module's functions: a depth-first walk of the call graph finds
+//    its back edges (a call to a function whose walk is still open), and every cycle holds one:
+//    those are checked. A recursive-descent parser then pays one check per nesting (its call
+//    back to the top rule), not one per rule, and fib one per call (its only call is to itself).
+//    The calls left form no cycle, but a function could still make exponentially many of them
+//    (f calls g twice, g calls h twice...), so a function whose unchecked calls could run more
+//    than kUncheckedCalls activations gets all its calls checked.
+constexpr uint32_t kUncheckedCalls = 16;
+
+class CallTargets {
+ public:
+  explicit CallTargets(wabt::Module& m)
+      : module_(m), calls_(m.funcs.size()), in_table_(m.funcs.size()), sites_(m.funcs.size()) {
+    for (Index i = 0; i < m.funcs.size(); ++i) {
+      calls_[i] = i < m.num_func_imports || contains(m.funcs[i]->exprs, is_call);
+      collect_refs(m.funcs[i]->exprs);
+    }
+    for (wabt::ElemSegment* seg : m.elem_segments) {
+      for (auto& list : seg->elem_exprs) collect_refs(list);
+    }
+    for (wabt::Global* g : m.globals) collect_refs(g->init_expr);
+    // A table from outside may hold anything (the engine imports none, but a module may ask).
+    any_in_table_ = m.num_table_imports > 0;
+    for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) collect_sites(m.funcs[i]->exprs, sites_[i]);
+    check_back_edges_and_bound_the_rest();
+  }
+
+  bool needs_check(const wabt::Expr& e) const {
+    switch (e.type()) {
+      case wabt::ExprType::Call: return direct_needs_check(e, cast<wabt::CallExpr>(&e)->var);
+      case wabt::ExprType::ReturnCall: return direct_needs_check(e, cast<wabt::ReturnCallExpr>(&e)->var);
+      case wabt::ExprType::CallIndirect: return table_calls(cast<wabt::CallIndirectExpr>(&e)->decl);
+      case wabt::ExprType::ReturnCallIndirect:
+        return table_calls(cast<wabt::ReturnCallIndirectExpr>(&e)->decl);
+      default: return is_call(e);  // call_ref: a callee we cannot know
+    }
+  }
+
+ private:
+  // Only functions a ref.func names (in code, element segments or global initialisers) can be
+  // in a table or a funcref: the module has no other way to take a function's reference.
+  void collect_refs(wabt::ExprList& list) {
+    for (auto& e : list) {
+      if (e.type() == wabt::ExprType::RefFunc) {
+        const Index f = cast<wabt::RefFuncExpr>(&e)->var.index();
+        if (f < in_table_.size()) in_table_[f] = true;
+      }
+      for_each_body(e, [&](wabt::ExprList& body) { collect_refs(body); });
+    }
+  }
+
+  bool callee_calls(Index f) const { return f >= calls_.size() || calls_[f]; }
+  bool is_import(Index f) const { return f < module_.num_func_imports; }
+
+  bool direct_needs_check(const wabt::Expr& site, const wabt::Var& callee) const {
+    const Index f = callee.index();
+    if (!callee_calls(f)) return false;
+    return is_import(f) || f >= calls_.size() || checked_sites_.count(&site) != 0;
+  }
+
+  struct Site {
+    const wabt::Expr* expr;
+    Index callee;
+  };
+  // The direct calls in a function to the module's own functions that make calls.
+  void collect_sites(wabt::ExprList& list, std::vector<Site>& out) {
+    for (auto& e : list) {
+      const wabt::Var* callee = nullptr;
+      if (e.type() == wabt::ExprType::Call) callee = &cast<wabt::CallExpr>(&e)->var;
+      if (e.type() == wabt::ExprType::ReturnCall) callee = &cast<wabt::ReturnCallExpr>(&e)->var;
+      if (callee && callee->index() < calls_.size() && !is_import(callee->index()) && calls_[callee->index()]) {
+        out.push_back({&e, callee->index()});
+      }
+      for_each_body(e, [&](wabt::ExprList& body) { collect_sites(body, out); });
+    }
+  }
+
+  // The walk is iterative: a module's call chains may be far deeper than this thread's stack.
+  // Functions finish in an order where every call that is not a back edge goes to one that
+  // finished earlier, so the bound on unchecked calls is computed in that order.
+  void check_back_edges_and_bound_the_rest() {
+    enum class State : uint8_t { New, Open, Done };
+    std::vector<State> state(module_.funcs.size(), State::New);
+    std::vector<uint64_t> activations(module_.funcs.size(), 1);  // unchecked, from its entry
+    struct Frame {
+      Index func;
+      size_t next;  // index into sites_[func]
+    };
+    std::vector<Frame> stack;
+    for (Index root = module_.num_func_imports; root < module_.funcs.size(); ++root) {
+      if (state[root] != State::New) continue;
+      state[root] = State::Open;
+      stack.push_back({root, 0});
+      while (!stack.empty()) {
+        Frame& top = stack.back();
+        if (top.next < sites_[top.func].size()) {
+          const Site& site = sites_[top.func][top.next++];
+          if (state[site.callee] == State::Open) {
+            checked_sites_.insert(site.expr);  // a back edge: closes a cycle
+          } else if (state[site.callee] == State::New) {
+            state[site.callee] = State::Open;
+            stack.push_back({site.callee, 0});
+          }
+          continue;
+        }
+        const Index f = top.func;
+        stack.pop_back();
+        state[f] = State::Done;
+        uint64_t total = 1;
+        for (const Site& site : sites_[f]) {
+          if (!checked_sites_.count(site.expr)) total += activations[site.callee];
+        }
+        if (total > kUncheckedCalls) {
+          for (const Site& site : sites_[f]) checked_sites_.insert(site.expr);
+          total = 1;
+        }
+        activations[f] = total;
+      }
+    }
+  }
+
+  // call_indirect traps unless the callee's type matches, so only functions of that type count.
+  bool table_calls(const wabt::FuncDeclaration& decl) const {
+    if (any_in_table_) return true;
+    const wabt::FuncSignature sig = signature(decl);
+    for (Index f = 0; f < module_.funcs.size(); ++f) {
+      if (in_table_[f] && calls_[f] && signature(module_.funcs[f]->decl) == sig) return true;
+    }
+    return false;
+  }
+
+  wabt::FuncSignature signature(const wabt::FuncDeclaration& decl) const {
+    if (decl.has_func_type) {
+      if (const wabt::FuncType* type = module_.GetFuncType(decl.type_var)) return type->sig;
+    }
+    return decl.sig;
+  }
+
+  const wabt::Module& module_;
+  std::vector<bool> calls_;     // per function: an import, or code that makes calls
+  std::vector<bool> in_table_;  // per function: some ref.func names it
+  bool any_in_table_ = false;
+  std::vector<std::vector<Site>> sites_;  // per function: its direct calls to functions that call
+  std::unordered_set<const wabt::Expr*> checked_sites_;
+};
+
+// Plants fuel checks before the calls CallTargets picks and on the branches back to loop heads,
+// and routes memory.grow to the host. Runs after the renumbering, with the final indices.
 //
 // Where a loop's check sits decides what the C compiler can do with the loop. Every iteration
 // after the first enters through a branch to the loop's label, so a check just before each such
@@ -180,20 +337,27 @@ bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
 //    decrement per iteration. In the global (a field of the instance in memory), `fuel -= 1`
 //    chained every iteration through a store and a load, which cost a tight loop a third of
 //    its speed.
-//  - A function that calls only reads the global, at its entry and on its loops' back edges:
-//    `if (fuel < 0) fuel = __fuel_exhausted(fuel)`. Decrementing there chained every call
-//    through memory (the caller stored its count, the callee loaded, decremented and stored it,
-//    the caller loaded it back), which cost a recursive fib 95% and a recursive-descent parser
-//    40% (bench/kernels.c). Such a function spends no fuel; what makes the global negative in
-//    it is the host (Instance::interrupt: the scheduler's watchdog does it to a turn that has
-//    run past its time slice), or a leaf it called that used the fuel up.
+//  - A function that calls only reads the global, before the calls that need it (CallTargets)
+//    and on its loops' back edges: `if (fuel < 0) fuel = __fuel_exhausted(fuel)`. Decrementing
+//    there chained every call through memory (the caller stored its count, the callee loaded,
+//    decremented and stored it, the caller loaded it back), which cost a recursive fib 95% and
+//    a recursive-descent parser 40% (bench/kernels.c). Such a function spends no fuel; what
+//    makes the global negative in it is the host (Instance::interrupt: the scheduler's watchdog
+//    does it to a turn that has run past its time slice), or a leaf it called that used the
+//    fuel up. The check sits before the call rather than at the callee's entry: there the
+//    caller has its frame anyway, while at an entry it made every callee set up its frame first,
+//    even one that returns at once (half of fib's calls), which cost fib 98% where a check per
+//    call now costs 65% (instructions, callgrind).
 //  - A function with neither runs for a bounded time, and has no check.
+// A back edge that every iteration reaches through another check (a checked call in the loop
+// body, not under a branch) needs none of its own.
 // The exhausted call takes the count and returns the new one, so its path stores nothing but
 // the global: the AOT tier can then make it a call that the compiler knows leaves memory alone.
 class CodeRewriter {
  public:
-  CodeRewriter(wabt::Module& m, Index fuel_global, InstrumentStats& stats, bool fuel_checks)
-      : module_(m), fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
+  CodeRewriter(wabt::Module& m, const CallTargets& targets, Index fuel_global, InstrumentStats& stats,
+               bool fuel_checks)
+      : module_(m), targets_(targets), fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
 
   void function(wabt::Func& f) {
     // Decided before memory.grow becomes a call to the host (a leaf that grows stays a leaf).
@@ -204,14 +368,10 @@ class CodeRewriter {
       fuel_local_ = f.GetNumParamsAndLocals() - 1;
     }
     labels_.assign(1, false);  // the function's own label: a branch to it returns
+    checked_.assign(1, false);
     rewrite(f.exprs);
-    if (!fuel_local_) {
-      // Only a function that calls can run unboundedly without passing a loop's back edge
-      // (recursion); a leaf without loops cannot.
-      if (calls) prepend_fuel_check(f.exprs);
-      return;
-    }
-    // local = fuel; [entry check]; block (results) <body> end; fuel = local
+    if (!fuel_local_) return;
+    // local = fuel; block (results) <body> end; fuel = local
     // A branch to the function's own label (a return by depth) now lands at the block's end,
     // before the store.
     auto body = std::make_unique<wabt::BlockExpr>();
@@ -239,15 +399,18 @@ class CodeRewriter {
         ++stats_.grows_routed;
         continue;
       }
-      if (branches_to_a_loop(*it)) {
-        // Stack-neutral, so it fits under a branch's operands; before a br_if it also runs when
-        // the branch is not taken, once per exit from the loop.
+      if ((targets_.needs_check(*it) || back_edge_unchecked(*it)) && fuel_checks_) {
+        // Stack-neutral, so it fits under a branch's or a call's operands; before a br_if it
+        // also runs when the branch is not taken, once per exit from the loop.
         wabt::ExprList check = fuel_check();
         list.splice(it, check);
+        checked_.back() = true;
       }
       for_each_body(*it, [&](wabt::ExprList& body) {
         labels_.push_back(is_loop(*it));
+        checked_.push_back(false);
         rewrite(body);
+        checked_.pop_back();
         labels_.pop_back();
       });
       // A leaf counting in its local hands the count back before it returns (it makes no calls,
@@ -259,25 +422,36 @@ class CodeRewriter {
     }
   }
 
-  // A branch instruction with a loop among its targets (labels are depths: 0 = innermost).
-  bool branches_to_a_loop(const wabt::Expr& e) const {
-    auto is_loop_label = [&](const wabt::Var& v) {
+  // A branch back to a loop head that no check has run before in this iteration. A check at
+  // the top level of a list runs before everything after it in that list, and before all that
+  // is nested in it; a list inside the loop (or the loop's own body) with a check before this
+  // point means the iteration has passed one (a call that is checked, typically: a parser's
+  // loop over its tokens). Labels are depths, 0 the innermost; the innermost loop among the
+  // targets decides, as any list inside it is also inside the outer ones.
+  bool back_edge_unchecked(const wabt::Expr& e) const {
+    std::optional<size_t> innermost;  // index into labels_
+    auto target = [&](const wabt::Var& v) {
       const Index depth = v.index();
-      return depth < labels_.size() && labels_[labels_.size() - 1 - depth];
+      if (depth >= labels_.size()) return;
+      const size_t at = labels_.size() - 1 - depth;
+      if (labels_[at] && (!innermost || at > *innermost)) innermost = at;
     };
     switch (e.type()) {
-      case wabt::ExprType::Br: return is_loop_label(cast<wabt::BrExpr>(&e)->var);
-      case wabt::ExprType::BrIf: return is_loop_label(cast<wabt::BrIfExpr>(&e)->var);
+      case wabt::ExprType::Br: target(cast<wabt::BrExpr>(&e)->var); break;
+      case wabt::ExprType::BrIf: target(cast<wabt::BrIfExpr>(&e)->var); break;
       case wabt::ExprType::BrTable: {
         const auto* table = cast<wabt::BrTableExpr>(&e);
-        if (is_loop_label(table->default_target)) return true;
-        for (const auto& target : table->targets) {
-          if (is_loop_label(target)) return true;
-        }
-        return false;
+        target(table->default_target);
+        for (const auto& t : table->targets) target(t);
+        break;
       }
       default: return false;
     }
+    if (!innermost) return false;
+    for (size_t i = *innermost; i < checked_.size(); ++i) {
+      if (checked_[i]) return false;
+    }
+    return true;
   }
 
   wabt::ExprList store_local() {  // fuel = local
@@ -325,17 +499,14 @@ class CodeRewriter {
     return check;
   }
 
-  void prepend_fuel_check(wabt::ExprList& list) {
-    wabt::ExprList check = fuel_check();
-    list.splice(list.begin(), check);
-  }
-
   wabt::Module& module_;
+  const CallTargets& targets_;
   Index fuel_global_;
   InstrumentStats& stats_;
   bool fuel_checks_;
   std::optional<Index> fuel_local_;  // the function being rewritten counts in this local (a leaf)
   std::vector<bool> labels_;         // enclosing labels, outermost first: true for a loop
+  std::vector<bool> checked_;        // per enclosing list (as labels_): a check planted in it so far
 };
 
 void validate(wabt::Module& m, std::string_view label) {
@@ -375,7 +546,8 @@ std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view 
   const Index fuel_global = add_fuel_global(m);
 
   InstrumentStats stats;
-  CodeRewriter rewriter(m, fuel_global, stats, options.fuel_checks);
+  const CallTargets targets(m);  // before any function gets its checks (calls to the host)
+  CodeRewriter rewriter(m, targets, fuel_global, stats, options.fuel_checks);
   for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) rewriter.function(*m.funcs[i]);
 
   validate(m, label);

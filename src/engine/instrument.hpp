@@ -1,10 +1,11 @@
 #pragma once
 // Rewrites a validated module so that the host keeps control of it, on every engine tier:
 //  - a mutable i32 global, exported as kFuelExport ("__theater_fuel"), is checked on every
-//    branch back to a loop head and at the entry of every function that makes calls (a function
-//    without calls or loops runs for a bounded time, so it needs no check); when it is below
-//    zero the code calls the imported host function theater.__fuel_exhausted (i32 remaining)
-//    -> i32, which returns the new fuel and may also yield the actor or fail the call with a
+//    branch back to a loop head (unless the iteration already passed a check) and before every
+//    call that closes a cycle of calls, calls the host, or calls through a table that may hold
+//    a function that calls (instrument.cpp's CallTargets; other calls run bounded code); when
+//    it is below zero the code calls the imported host function theater.__fuel_exhausted (i32
+//    remaining) -> i32, which returns the new fuel and may also yield the actor or fail the call with a
 //    Timeout trap. This is how runaway handlers end and how long ones are preempted. Only a
 //    function with loops and no calls spends fuel: one unit per iteration, counted in a local of
 //    its own that it stores back to the global before it returns. A function that calls only
@@ -23,7 +24,7 @@
 namespace theater::engine {
 
 struct InstrumentStats {
-  uint32_t fuel_checks = 0;   // function entries + branches back to loop heads instrumented
+  uint32_t fuel_checks = 0;   // calls + branches back to loop heads instrumented
   uint32_t grows_routed = 0;  // memory.grow instructions rewritten
 };
 

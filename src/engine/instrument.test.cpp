@@ -116,14 +116,16 @@ TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
 
 // The whole output for a small module: no check in a leaf without loops ($leaf); a leaf with a
 // loop ($looper) counts in a local, loaded from the global at entry, decremented before the
-// branch back to its loop head and stored back at the end; a function that calls (f) only reads
-// the global, at its entry and before its back edge. Plus the memory.grow call, the new imports,
-// global and export.
+// branch back to its loop head and stored back at the end; a function that calls ($f) only reads
+// the global, before its back edge and before its call to itself, but not before its call to
+// $leaf (a callee that makes no calls cannot start a cycle). Plus the memory.grow call, the new
+// imports, global and export.
 TEST(Instrument, WritesTheDocumentedCode) {
   auto out = instrument(wat_to_wasm(R"((module (memory 1)
     (func $leaf)
     (func $looper (loop $l (br_if $l (i32.const 0))))
-    (func (export "f") (result i32) (call $leaf) (loop $l (br_if $l (i32.const 0))) (memory.grow (i32.const 1)))))"), "t.wat");
+    (func $f (export "f") (result i32)
+      (call $leaf) (loop $l (br_if $l (i32.const 0))) (drop (call $f)) (memory.grow (i32.const 1)))))"), "t.wat");
   EXPECT_EQ(wasm_to_wat(out), R"((module
   (type (;0;) (func))
   (type (;1;) (func (result i32)))
@@ -155,14 +157,6 @@ TEST(Instrument, WritesTheDocumentedCode) {
     local.get 0
     global.set 0)
   (func (;4;) (type 1) (result i32)
-    global.get 0
-    i32.const 0
-    i32.lt_s
-    if  ;; label = @1
-      global.get 0
-      call 0
-      global.set 0
-    end
     call 2
     loop  ;; label = @1
       i32.const 0
@@ -176,6 +170,16 @@ TEST(Instrument, WritesTheDocumentedCode) {
       end
       br_if 0 (;@1;)
     end
+    global.get 0
+    i32.const 0
+    i32.lt_s
+    if  ;; label = @1
+      global.get 0
+      call 0
+      global.set 0
+    end
+    call 4
+    drop
     i32.const 1
     call 1)
   (memory (;0;) 1)
@@ -196,14 +200,98 @@ TEST(Instrument, CountsAFuelCheckPerFunctionAndBackEdge) {
         (br_if $out (local.get 0))
         (br $l))))))"), "t.wat", &stats);
   // $a: two back edges (a branch out of the inner loop is not one); $b: a loop that never
-  // repeats; $c: the br_table (once, though it names the loop twice) and the br. Nothing calls,
-  // so no entry checks.
-  EXPECT_EQ(stats.fuel_checks, 4u);
+  // repeats; $c: the br_table (once, though it names the loop twice), and not the br after it:
+  // every way to that br passed the br_table's check. Nothing calls.
+  EXPECT_EQ(stats.fuel_checks, 3u);
   instrument(wat_to_wasm(R"((module
     (func $a (call $b) (loop $l (br $l)))
     (func $b (if (i32.const 1) (then (call $a))))))"), "t.wat", &stats);
-  EXPECT_EQ(stats.fuel_checks, 3u);  // 2 functions that call + 1 back edge
+  // The back edge, and one of the two calls: each closes the cycle $a -> $b -> $a.
+  EXPECT_EQ(stats.fuel_checks, 2u);
   EXPECT_EQ(stats.grows_routed, 0u);
+}
+
+// Checked calls: those that close a cycle (recursion), and those to the host (which may call
+// back in, as theater_alloc is called). A callee without calls, with or without loops (those
+// count their own fuel), needs no check, nor does a call that is on no cycle.
+TEST(Instrument, ChecksTheCallsThatCloseACycle) {
+  InstrumentStats stats;
+  instrument(wat_to_wasm(R"((module
+    (import "env" "host" (func $host))
+    (func $leaf)
+    (func $looper (loop $l (br_if $l (i32.const 0))))
+    (func $f (call $leaf) (call $looper) (call $leaf))
+    (func $g (call $host) (call $f) (call $g))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 3u);  // $looper's back edge; $g's calls to the host and itself
+  // A recursive-descent parser: sum -> product -> factor -> sum. One call closes the cycle.
+  instrument(wat_to_wasm(R"((module
+    (func $sum (result i32) (i32.add (call $product) (call $product)))
+    (func $product (result i32) (i32.mul (call $factor) (call $factor)))
+    (func $factor (result i32) (if (result i32) (i32.const 0) (then (call $sum)) (else (i32.const 1))))
+    (func (export "parse") (result i32) (call $sum))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 1u);
+}
+
+// Calls on no cycle can still multiply: each of f0..f5 calls the next twice, 2^6 activations
+// with no check between them. A function whose unchecked calls could run more than 16 gets its
+// calls checked: f2 would run 1 + 2 * 7 = 15 (f5 1, f4 3, f3 7), f1 31, so f1's two calls are
+// checked, and f0 runs 1 + 2 * 1.
+TEST(Instrument, BoundsTheCallsBetweenTwoChecks) {
+  InstrumentStats stats;
+  instrument(wat_to_wasm(R"((module
+    (func $leaf)
+    (func $f5 (call $leaf))
+    (func $f4 (call $f5) (call $f5))
+    (func $f3 (call $f4) (call $f4))
+    (func $f2 (call $f3) (call $f3))
+    (func $f1 (call $f2) (call $f2))
+    (func $f0 (export "f0") (call $f1) (call $f1))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 2u);
+}
+
+// call_indirect checks only if the table may hold a function of the call's type that calls on.
+// Only a ref.func can put a function in a table, so the functions named by one are the candidates.
+TEST(Instrument, ChecksACallThroughATableByTheTypesItMayReach) {
+  InstrumentStats stats;
+  instrument(wat_to_wasm(R"((module
+    (type $v (func))
+    (type $i (func (param i32)))
+    (table 3 funcref)
+    (elem (i32.const 0) $leaf $caller)
+    (func $leaf)
+    (func $caller (param i32) (call $leaf))
+    (func $other (param i32) (call $other (local.get 0)))
+    (func (export "by_v") (call_indirect (type $v) (i32.const 0)))
+    (func (export "by_i") (call_indirect (type $i) (i32.const 7) (i32.const 1)))))"), "t.wat", &stats);
+  // by_v: only $leaf has type $v, no check; by_i: $caller may be called, a check; $other's call
+  // to itself, a check ($other is in no table, which is why by_i's check is for $caller).
+  EXPECT_EQ(stats.fuel_checks, 2u);
+  auto out = instrument(wat_to_wasm(R"((module
+    (type $v (func))
+    (table 1 funcref)
+    (func $leaf)
+    (func $caller (call $leaf))
+    (func (export "by_v") (call_indirect (type $v) (i32.const 0)))
+    (elem declare func $caller)
+    (func (export "take") (result funcref) (ref.func $caller))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 1u);  // $caller's reference is taken: it may be in the table
+}
+
+// A loop whose iterations all pass a checked call needs no check of its own at its back edge;
+// one whose call is only on some paths keeps it.
+TEST(Instrument, ABackEdgeAfterACheckedCallIsNotCheckedAgain) {
+  InstrumentStats stats;
+  instrument(wat_to_wasm(R"((module
+    (func $r (param i32) (result i32)
+      (loop $l
+        (drop (call $r (local.get 0)))
+        (block $b (br_if $l (local.get 0))))
+      (loop $m
+        (if (local.get 0) (then (drop (call $r (local.get 0)))))
+        (br_if $m (local.get 0)))
+      (i32.const 0))))"), "t.wat", &stats);
+  // $l: the call's check covers the br_if nested after it; $m: the call's, and the back edge's.
+  EXPECT_EQ(stats.fuel_checks, 3u);
 }
 
 TEST(Instrument, RoutesEveryMemoryGrow) {
