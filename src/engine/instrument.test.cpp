@@ -117,8 +117,9 @@ TEST(Instrument, ExportsAMutableFuelGlobalAfterAllOthers) {
 // The whole output for a small module: no check in a leaf without loops ($leaf); a leaf with a
 // loop ($looper) counts in a local, loaded from the global at entry, decremented before the
 // branch back to its loop head and stored back at the end; a function that calls ($f) only reads
-// the global, before its back edge and before its call to itself, but not before its call to
-// $leaf (a callee that makes no calls cannot start a cycle). Plus the memory.grow call, the new
+// the global, when it branches back to its loop head (its br_if becomes an if around the check
+// and a br) and before its call to itself, but not before its call to $leaf (a callee that makes
+// no calls cannot start a cycle). Plus the memory.grow call, the new
 // imports, global and export.
 TEST(Instrument, WritesTheDocumentedCode) {
   auto out = instrument(wat_to_wasm(R"((module (memory 1)
@@ -160,15 +161,17 @@ TEST(Instrument, WritesTheDocumentedCode) {
     call 2
     loop  ;; label = @1
       i32.const 0
-      global.get 0
-      i32.const 0
-      i32.lt_s
       if  ;; label = @2
         global.get 0
-        call 0
-        global.set 0
+        i32.const 0
+        i32.lt_s
+        if  ;; label = @3
+          global.get 0
+          call 0
+          global.set 0
+        end
+        br 1 (;@1;)
       end
-      br_if 0 (;@1;)
     end
     global.get 0
     i32.const 0
@@ -221,8 +224,9 @@ TEST(Instrument, ChecksTheCallsThatCloseACycle) {
     (func $leaf)
     (func $looper (loop $l (br_if $l (i32.const 0))))
     (func $f (call $leaf) (call $looper) (call $leaf))
-    (func $g (call $host) (call $f) (call $g))))"), "t.wat", &stats);
-  EXPECT_EQ(stats.fuel_checks, 3u);  // $looper's back edge; $g's calls to the host and itself
+    (func $g (call $f) (call $g))
+    (func $h (call $host))))"), "t.wat", &stats);
+  EXPECT_EQ(stats.fuel_checks, 3u);  // $looper's back edge; $g's call to itself; $h's to the host
   // A recursive-descent parser: sum -> product -> factor -> sum. One call closes the cycle.
   instrument(wat_to_wasm(R"((module
     (func $sum (result i32) (i32.add (call $product) (call $product)))
@@ -234,8 +238,9 @@ TEST(Instrument, ChecksTheCallsThatCloseACycle) {
 
 // Calls on no cycle can still multiply: each of f0..f5 calls the next twice, 2^6 activations
 // with no check between them. A function whose unchecked calls could run more than 16 gets its
-// calls checked: f2 would run 1 + 2 * 7 = 15 (f5 1, f4 3, f3 7), f1 31, so f1's two calls are
-// checked, and f0 runs 1 + 2 * 1.
+// calls checked: f2 would run 1 + 2 * 7 = 15 (f5 1, f4 3, f3 7), f1 31, so f1's calls are
+// checked (the first one planted, the second covered by it: at most 15 activations each), and
+// f0 runs 1 + 2 * 1.
 TEST(Instrument, BoundsTheCallsBetweenTwoChecks) {
   InstrumentStats stats;
   instrument(wat_to_wasm(R"((module
@@ -246,7 +251,27 @@ TEST(Instrument, BoundsTheCallsBetweenTwoChecks) {
     (func $f2 (call $f3) (call $f3))
     (func $f1 (call $f2) (call $f2))
     (func $f0 (export "f0") (call $f1) (call $f1))))"), "t.wat", &stats);
-  EXPECT_EQ(stats.fuel_checks, 2u);
+  EXPECT_EQ(stats.fuel_checks, 1u);
+}
+
+// Once an activation has passed a check, its later calls need none: fib checks before its first
+// recursive call, not its second. In a loop, the back edge keeps its check for the later
+// iterations, as a check before the loop covers only the first.
+TEST(Instrument, ACheckCoversTheRestOfItsActivation) {
+  InstrumentStats stats;
+  instrument(wat_to_wasm(R"((module
+    (func $fib (param $n i32) (result i32)
+      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+        (then (local.get $n))
+        (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                       (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+    (func $walk (param $n i32)
+      (call $walk (local.get $n))
+      (loop $l (call $walk (local.get $n)) (br_if $l (local.get $n))))))"), "t.wat", &stats);
+  // $fib: its first call. $walk: its first call, and its loop's back edge (the call in the
+  // loop is covered by the first call's check in the first iteration, by the back edge's in
+  // the later ones).
+  EXPECT_EQ(stats.fuel_checks, 3u);
 }
 
 // call_indirect checks only if the table may hold a function of the call's type that calls on.
@@ -366,9 +391,9 @@ TEST(Instrument, RenumberedModuleComputesTheSameResults) {
 }
 
 TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
-  // 10000 units of fuel: the loop's back edge takes 10100 (a leaf has no entry check; the check
-  // before the br_if also runs when it falls through), so the last hundred each call the (stub)
-  // fuel handler, which returns no new fuel.
+  // 10000 units of fuel: the loop's back edge takes 10100 (a leaf has no entry check; in a leaf
+  // the check before the br_if also runs when it falls through), so the last hundred each call
+  // the (stub) fuel handler, which returns no new fuel.
   auto out = instrument(wat_to_wasm(R"((module
     (func (export "spin") (result i32) (local $i i32)
       (loop $l
