@@ -7,6 +7,7 @@
 #include <wabt/cast.h>
 #include <wabt/stream.h>
 
+#include <algorithm>
 #include <optional>
 #include <unordered_set>
 
@@ -200,6 +201,15 @@ class CallTargets {
     for (wabt::Global* g : m.globals) collect_refs(g->init_expr);
     // A table from outside may hold anything (the engine imports none, but a module may ask).
     any_in_table_ = m.num_table_imports > 0;
+    // The types of the functions that may be in a table and make calls (a module has few types,
+    // and a call_indirect then compares against these only).
+    for (Index f = 0; f < m.funcs.size(); ++f) {
+      if (!in_table_[f] || !calls_[f]) continue;
+      wabt::FuncSignature sig = signature(m.funcs[f]->decl);
+      if (std::find(calling_in_table_.begin(), calling_in_table_.end(), sig) == calling_in_table_.end()) {
+        calling_in_table_.push_back(std::move(sig));
+      }
+    }
     for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) collect_sites(m.funcs[i]->exprs, sites_[i]);
     check_back_edges_and_bound_the_rest();
   }
@@ -302,10 +312,7 @@ class CallTargets {
   bool table_calls(const wabt::FuncDeclaration& decl) const {
     if (any_in_table_) return true;
     const wabt::FuncSignature sig = signature(decl);
-    for (Index f = 0; f < module_.funcs.size(); ++f) {
-      if (in_table_[f] && calls_[f] && signature(module_.funcs[f]->decl) == sig) return true;
-    }
-    return false;
+    return std::find(calling_in_table_.begin(), calling_in_table_.end(), sig) != calling_in_table_.end();
   }
 
   wabt::FuncSignature signature(const wabt::FuncDeclaration& decl) const {
@@ -319,6 +326,7 @@ class CallTargets {
   std::vector<bool> calls_;     // per function: an import, or code that makes calls
   std::vector<bool> in_table_;  // per function: some ref.func names it
   bool any_in_table_ = false;
+  std::vector<wabt::FuncSignature> calling_in_table_;  // distinct types of those that also call
   std::vector<std::vector<Site>> sites_;  // per function: its direct calls to functions that call
   std::unordered_set<const wabt::Expr*> checked_sites_;
 };
