@@ -7,7 +7,7 @@ PACKAGES=(
   clang lld wasi-libc libclang-rt-14-dev-wasm32   # C/C++ actors -> wasm32-wasi
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libsqlite3-dev libssl-dev libboost-context-dev libconcurrentqueue-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   erlang-base libcaf-dev jq              # bench/compare: Erlang/OTP and CAF runners; jq merges
   libnats-dev nats-server                # cluster (src/cluster/): NATS C client; JetStream server for tests
   libcpp-httplib-dev                     # theater server (HTTP API) and the CLI's client
