@@ -4,6 +4,7 @@
 // The engine uses it to refuse a host call that would run with too little stack left.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace theater {
 
@@ -17,6 +18,16 @@ struct StackRange {
   size_t guard = 0;
 };
 StackRange thread_stack();
+
+// How much of the current stack is left below the caller's frame.
+size_t stack_left();
+
+// Runs fn with at least `need` bytes of stack: here if that much is left, else on a thread of its
+// own with kSpareStackBytes (and waits for it). For work whose stack depth the input decides
+// (wabt's recursive walks of a module's nested blocks), which may be asked for by a host call
+// that has only its reserve left. An exception fn throws is rethrown here.
+inline constexpr size_t kSpareStackBytes = 64 << 20;
+void run_with_stack(size_t need, const std::function<void()>& fn);
 
 // Kept by Fiber::resume/suspend: the stack low of the fiber running on this thread, 0 if none.
 void set_fiber_stack_low(uintptr_t low);

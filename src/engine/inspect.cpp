@@ -9,6 +9,7 @@
 #include <wabt/cast.h>
 
 #include "base/sha256.hpp"
+#include "base/stack_bounds.hpp"
 #include "engine/engine.hpp"
 #include "engine/wabt_util.hpp"
 
@@ -38,18 +39,34 @@ constexpr FeatureName kUnsupported[] = {
 constexpr uint8_t kMagic[] = {0x00, 'a', 's', 'm'};
 constexpr size_t kHeaderSize = 8;  // magic + version
 
+// The function that nests deepest past kMaxNesting, and how deep: (index, depth).
+std::optional<std::pair<wabt::Index, size_t>> too_deep(wabt::Module& m) {
+  for (wabt::Index i = m.num_func_imports; i < m.funcs.size(); ++i) {
+    const size_t depth = nesting_depth(m.funcs[i]->exprs);
+    if (depth > kMaxNesting) return std::pair{i, depth};
+  }
+  return std::nullopt;
+}
+
+// Reads and validates. A module that nests too deep is not validated (`deep` says where), and
+// one that is not kept (no `out`, or a failure) is dismantled before it goes (see kMaxNesting).
 bool parses(std::span<const uint8_t> wasm, const wabt::Features& features, wabt::Errors* errors,
-            wabt::Module* out) {
+            wabt::Module* out, std::optional<std::pair<wabt::Index, size_t>>* deep = nullptr) {
   wabt::ReadBinaryOptions options(features, nullptr, /*read_debug_names=*/false,
                                   /*stop_on_first_error=*/true,
                                   /*fail_on_custom_section_error=*/false);
   wabt::Module scratch;
   wabt::Module* target = out ? out : &scratch;
-  if (wabt::Failed(wabt::ReadBinaryIr("module", wasm.data(), wasm.size(), options, errors, target))) {
-    return false;
+  bool ok = wabt::Succeeded(wabt::ReadBinaryIr("module", wasm.data(), wasm.size(), options, errors, target));
+  if (auto where = too_deep(*target)) {
+    if (deep) *deep = where;
+    ok = false;
+  } else if (ok) {
+    wabt::ValidateOptions vopts(features);
+    ok = wabt::Succeeded(wabt::ValidateModule(target, errors, vopts));
   }
-  wabt::ValidateOptions vopts(features);
-  return wabt::Succeeded(wabt::ValidateModule(target, errors, vopts));
+  if (!ok || !out) dismantle(*target);
+  return ok;
 }
 
 bool parses(std::span<const uint8_t> wasm, const wabt::Features& features) {
@@ -169,7 +186,12 @@ wabt::Features supported_features() {
 void read_module(std::span<const uint8_t> wasm, std::string_view label, wabt::Module* out) {
   if (auto problem = header_problem(wasm)) throw LoadError(fmt::format("{}: {}", label, *problem));
   wabt::Errors errors;
-  if (parses(wasm, supported_features(), &errors, out)) return;
+  std::optional<std::pair<wabt::Index, size_t>> deep;
+  if (parses(wasm, supported_features(), &errors, out, &deep)) return;
+  if (deep) {
+    throw LoadError(fmt::format("{}: function {} nests blocks {} deep; the engine allows at most {}", label,
+                                deep->first, deep->second, kMaxNesting));
+  }
   if (ends_inside_a_section(wasm)) {
     throw LoadError(fmt::format("{}: truncated module (the input ends inside a section, after {} bytes)",
                                 label, wasm.size()));
@@ -186,7 +208,36 @@ void read_module(std::span<const uint8_t> wasm, std::string_view label, wabt::Mo
   throw LoadError(fmt::format("{}: {}", label, first_error(errors)));
 }
 
+size_t nesting_depth(wabt::ExprList& body) {
+  size_t deepest = 0;
+  std::vector<std::pair<wabt::ExprList*, size_t>> pending{{&body, 0}};
+  while (!pending.empty()) {
+    auto [list, depth] = pending.back();
+    pending.pop_back();
+    deepest = std::max(deepest, depth);
+    for (auto& e : *list) for_each_body(e, [&](wabt::ExprList& nested) { pending.push_back({&nested, depth + 1}); });
+  }
+  return deepest;
+}
+
+void dismantle(wabt::Module& m) {
+  for (wabt::Func* f : m.funcs) {
+    wabt::ExprList flat;
+    flat.splice(flat.end(), f->exprs);
+    // Appended lists are walked too: every nested list ends up empty, its expressions in `flat`.
+    for (auto& e : flat) for_each_body(e, [&](wabt::ExprList& nested) { flat.splice(flat.end(), nested); });
+  }
+}
+
+static ModuleInfo inspect_here(std::span<const uint8_t> wasm, std::string_view label);
+
 ModuleInfo inspect(std::span<const uint8_t> wasm, std::string_view label) {
+  ModuleInfo info;
+  run_with_stack(kModuleWorkStack, [&] { info = inspect_here(wasm, label); });
+  return info;
+}
+
+static ModuleInfo inspect_here(std::span<const uint8_t> wasm, std::string_view label) {
   wabt::Module m;
   read_module(wasm, label, &m);
   ModuleInfo info;

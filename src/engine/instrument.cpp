@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/stack_bounds.hpp"
 #include "engine/engine.hpp"
 #include "engine/wabt_util.hpp"
 
@@ -34,39 +35,19 @@ constexpr Index kHostFuncs = 2;
 
 wabt::Var index_var(Index i) { return wabt::Var(i, wabt::Location()); }
 
-// Calls fn on each expression list nested directly in e: block and loop bodies, if arms and
-// try bodies (exceptions are refused before we get here, but a walk that skipped a body would
-// silently leave stale indices in it).
-template <typename Fn>
-void for_each_body(wabt::Expr& e, Fn&& fn) {
-  switch (e.type()) {
-    case wabt::ExprType::Block: fn(cast<wabt::BlockExpr>(&e)->block.exprs); break;
-    case wabt::ExprType::Loop: fn(cast<wabt::LoopExpr>(&e)->block.exprs); break;
-    case wabt::ExprType::If:
-      fn(cast<wabt::IfExpr>(&e)->true_.exprs);
-      fn(cast<wabt::IfExpr>(&e)->false_);
-      break;
-    case wabt::ExprType::Try:
-      fn(cast<wabt::TryExpr>(&e)->block.exprs);
-      for (auto& c : cast<wabt::TryExpr>(&e)->catches) fn(c.exprs);
-      break;
-    default: break;
-  }
-}
-
 // ---- renumbering -------------------------------------------------------------------------------
 
 void shift(wabt::Var& func) { func.set_index(func.index() + kHostFuncs); }
 
 void shift_functions_in(wabt::ExprList& list) {
-  for (auto& e : list) {
+  for_each_expr(list, [](wabt::Expr& e) {
     switch (e.type()) {
       case wabt::ExprType::Call: shift(cast<wabt::CallExpr>(&e)->var); break;
       case wabt::ExprType::ReturnCall: shift(cast<wabt::ReturnCallExpr>(&e)->var); break;
       case wabt::ExprType::RefFunc: shift(cast<wabt::RefFuncExpr>(&e)->var); break;
-      default: for_each_body(e, shift_functions_in); break;
+      default: break;
     }
-  }
+  });
 }
 
 // Every place wabt's IR holds a function index: code, exports, start, element segments (active,
@@ -157,13 +138,9 @@ bool is_call(const wabt::Expr& e) {
 bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
 
 bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
-  for (auto& e : list) {
-    if (pred(e)) return true;
-    bool found = false;
-    for_each_body(e, [&](wabt::ExprList& body) { found = found || contains(body, pred); });
-    if (found) return true;
-  }
-  return false;
+  bool found = false;
+  for_each_expr(list, [&](const wabt::Expr& e) { found = found || pred(e); });
+  return found;
 }
 
 // Which calls need a fuel check before them. Code runs unboundedly only by passing loops' back
@@ -229,13 +206,12 @@ class CallTargets {
   // Only functions a ref.func names (in code, element segments or global initialisers) can be
   // in a table or a funcref: the module has no other way to take a function's reference.
   void collect_refs(wabt::ExprList& list) {
-    for (auto& e : list) {
+    for_each_expr(list, [&](wabt::Expr& e) {
       if (e.type() == wabt::ExprType::RefFunc) {
         const Index f = cast<wabt::RefFuncExpr>(&e)->var.index();
         if (f < in_table_.size()) in_table_[f] = true;
       }
-      for_each_body(e, [&](wabt::ExprList& body) { collect_refs(body); });
-    }
+    });
   }
 
   bool callee_calls(Index f) const { return f >= calls_.size() || calls_[f]; }
@@ -253,15 +229,14 @@ class CallTargets {
   };
   // The direct calls in a function to the module's own functions that make calls.
   void collect_sites(wabt::ExprList& list, std::vector<Site>& out) {
-    for (auto& e : list) {
+    for_each_expr(list, [&](wabt::Expr& e) {
       const wabt::Var* callee = nullptr;
       if (e.type() == wabt::ExprType::Call) callee = &cast<wabt::CallExpr>(&e)->var;
       if (e.type() == wabt::ExprType::ReturnCall) callee = &cast<wabt::ReturnCallExpr>(&e)->var;
       if (callee && callee->index() < calls_.size() && !is_import(callee->index()) && calls_[callee->index()]) {
         out.push_back({&e, callee->index()});
       }
-      for_each_body(e, [&](wabt::ExprList& body) { collect_sites(body, out); });
-    }
+    });
   }
 
   // The walk is iterative: a module's call chains may be far deeper than this thread's stack.
@@ -400,55 +375,93 @@ class CodeRewriter {
   }
 
  private:
-  void rewrite(wabt::ExprList& list) {
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      if (it->type() == wabt::ExprType::MemoryGrow) {
-        // Same stack effect, (i32) -> i32, so the call drops in where the instruction was.
-        // (The host's grow neither reads nor sets the fuel: no store around it.)
-        it = list.insert(it, std::make_unique<wabt::CallExpr>(index_var(kGrowFunc)));
-        list.erase(std::next(it));
-        ++stats_.grows_routed;
+  // One list being rewritten: labels_, loop_params_ and checked_ hold an entry per open list
+  // (pushed when it starts, popped when it ends), the function's own first.
+  struct OpenList {
+    wabt::ExprList* list;
+    wabt::ExprList::iterator at;
+    bool loop;         // the body of a loop: a branch to its label goes round
+    bool loop_params;  // ... a loop with parameters
+    bool started = false;
+  };
+
+  // A walk with a stack of its own rather than recursion (see for_each_expr): a list's
+  // expressions in order, each nested list in full before the expression after the one it is in.
+  void rewrite(wabt::ExprList& function_body) {
+    std::vector<OpenList> open;
+    open.push_back({&function_body, function_body.begin(), false, false, true});  // (its entries: function())
+    while (!open.empty()) {
+      OpenList& top = open.back();
+      if (!top.started) {
+        top.started = true;
+        labels_.push_back(top.loop);
+        loop_params_.push_back(top.loop_params);
+        checked_.push_back(false);
+      }
+      if (top.at == top.list->end()) {
+        if (open.size() > 1) {  // (the function's entries stay for function())
+          checked_.pop_back();
+          loop_params_.pop_back();
+          labels_.pop_back();
+        }
+        open.pop_back();
         continue;
       }
-      const bool back_edge = fuel_checks_ && back_edge_unchecked(*it);
-      if (back_edge && !fuel_local_ && it->type() == wabt::ExprType::BrIf && !target_takes_values(*it)) {
-        // br_if L  ->  if  <check>  br L  end: the check runs only when the loop goes round again,
-        // not on every way out of it (a loop written do-while, as compilers emit them, leaves
-        // through this br_if once each time it runs: a parser's loops mostly run once or not at
-        // all; the evaluator went from +10% to +1% instructions). Both take the i32 condition
-        // and nothing else, as the loop has no parameters. Not in a leaf: there the decrement
-        // before the branch let the C compiler do better (sha256's blocks: +3.7% against +5.6%).
-        auto taken = std::make_unique<wabt::IfExpr>();
-        wabt::ExprList check = fuel_check();
-        taken->true_.exprs.splice(taken->true_.exprs.end(), check);
-        const Index depth = cast<wabt::BrIfExpr>(&*it)->var.index();
-        taken->true_.exprs.push_back(std::make_unique<wabt::BrExpr>(index_var(depth + 1)));
-        it = list.insert(it, std::move(taken));
-        list.erase(std::next(it));
-        continue;  // (only the check and the branch inside: nothing to rewrite)
-      }
-      if (back_edge || (fuel_checks_ && targets_.needs_check(*it) && !checked_in_this_call())) {
-        // Stack-neutral, so it fits under a branch's or a call's operands.
-        wabt::ExprList check = fuel_check();
-        list.splice(it, check);
-        checked_.back() = true;
-      }
-      for_each_body(*it, [&](wabt::ExprList& body) {
-        labels_.push_back(is_loop(*it));
-        loop_params_.push_back(is_loop(*it) && has_params(cast<wabt::LoopExpr>(&*it)->block.decl));
-        checked_.push_back(false);
-        rewrite(body);
-        checked_.pop_back();
-        loop_params_.pop_back();
-        labels_.pop_back();
+      // (Only expressions without nested lists are replaced, so `e` stays.)
+      wabt::Expr& e = *top.at;
+      top.at = rewrite_one(*top.list, top.at);
+      // Its nested lists next, the first on top (the reference to `top` ends here).
+      std::vector<OpenList> nested;
+      for_each_body(e, [&](wabt::ExprList& body) {
+        const bool loop = is_loop(e);
+        nested.push_back({&body, body.begin(), loop, loop && has_params(cast<wabt::LoopExpr>(&e)->block.decl)});
       });
-      // A leaf counting in its local hands the count back before it returns (it makes no calls,
-      // memory.grow aside, and the host's grow neither reads nor sets the fuel).
-      if (fuel_local_ && it->type() == wabt::ExprType::Return) {
-        wabt::ExprList before = store_local();
-        list.splice(it, before);
-      }
+      for (auto n = nested.rbegin(); n != nested.rend(); ++n) open.push_back(*n);
     }
+  }
+
+  // Rewrites the expression at `it` in `list` (checks go before it; memory.grow and a br_if are
+  // replaced); returns the position after it, where the list goes on.
+  wabt::ExprList::iterator rewrite_one(wabt::ExprList& list, wabt::ExprList::iterator it) {
+    if (it->type() == wabt::ExprType::MemoryGrow) {
+      // Same stack effect, (i32) -> i32, so the call drops in where the instruction was.
+      // (The host's grow neither reads nor sets the fuel: no store around it.)
+      it = list.insert(it, std::make_unique<wabt::CallExpr>(index_var(kGrowFunc)));
+      list.erase(std::next(it));
+      ++stats_.grows_routed;
+      return std::next(it);
+    }
+    const bool back_edge = fuel_checks_ && back_edge_unchecked(*it);
+    if (back_edge && !fuel_local_ && it->type() == wabt::ExprType::BrIf && !target_takes_values(*it)) {
+      // br_if L  ->  if  <check>  br L  end: the check runs only when the loop goes round again,
+      // not on every way out of it (a loop written do-while, as compilers emit them, leaves
+      // through this br_if once each time it runs: a parser's loops mostly run once or not at
+      // all; the evaluator went from +10% to +1% instructions). Both take the i32 condition
+      // and nothing else, as the loop has no parameters. Not in a leaf: there the decrement
+      // before the branch let the C compiler do better (sha256's blocks: +3.7% against +5.6%).
+      // The new `if` holds only the check and the branch: it is not walked.
+      auto taken = std::make_unique<wabt::IfExpr>();
+      wabt::ExprList check = fuel_check();
+      taken->true_.exprs.splice(taken->true_.exprs.end(), check);
+      const Index depth = cast<wabt::BrIfExpr>(&*it)->var.index();
+      taken->true_.exprs.push_back(std::make_unique<wabt::BrExpr>(index_var(depth + 1)));
+      auto replaced = list.insert(it, std::move(taken));
+      list.erase(it);
+      return std::next(replaced);
+    }
+    if (back_edge || (fuel_checks_ && targets_.needs_check(*it) && !checked_in_this_call())) {
+      // Stack-neutral, so it fits under a branch's or a call's operands.
+      wabt::ExprList check = fuel_check();
+      list.splice(it, check);
+      checked_.back() = true;
+    }
+    // A leaf counting in its local hands the count back before it returns (it makes no calls,
+    // memory.grow aside, and the host's grow neither reads nor sets the fuel).
+    if (fuel_local_ && it->type() == wabt::ExprType::Return) {
+      wabt::ExprList before = store_local();
+      list.splice(it, before);
+    }
+    return std::next(it);
   }
 
   // A call needs no check of its own once this activation of the function has passed one
@@ -588,8 +601,10 @@ std::vector<uint8_t> write(const wabt::Module& m, std::string_view label) {
 
 }  // namespace
 
-std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view label,
-                                InstrumentStats* stats_out, InstrumentOptions options) {
+namespace {
+
+std::vector<uint8_t> instrument_here(std::span<const uint8_t> wasm, std::string_view label,
+                                     InstrumentStats* stats_out, InstrumentOptions options) {
   wabt::Module m;
   read_module(wasm, label, &m);
   if (m.GetExport(kFuelExport)) {
@@ -609,6 +624,15 @@ std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view 
   validate(m, label);
   auto out = write(m, label);
   if (stats_out) *stats_out = stats;
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view label,
+                                InstrumentStats* stats_out, InstrumentOptions options) {
+  std::vector<uint8_t> out;
+  run_with_stack(kModuleWorkStack, [&] { out = instrument_here(wasm, label, stats_out, options); });
   return out;
 }
 

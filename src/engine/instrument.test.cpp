@@ -1,8 +1,14 @@
 #include "engine/instrument.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <functional>
+
+#include <fmt/format.h>
 
 #include "engine/engine.hpp"
+#include "engine/wabt_util.hpp"
 #include "support/wat.hpp"
 
 namespace theater::engine {
@@ -412,6 +418,50 @@ TEST(Instrument, MemoryGrowCallsTheHost) {
   EXPECT_EQ(run_all_exports(out),
             "called host theater.__memory_grow(i32:3) => i32:0\n"
             "grow() => i32:0\n");
+}
+
+}  // namespace
+}  // namespace theater::engine
+
+namespace theater::engine {
+namespace {
+
+// Runs fn on a thread with only `stack_bytes` of stack, as a host call may have left.
+void on_small_stack(size_t stack_bytes, const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  auto body = [](void* arg) -> void* {
+    (*static_cast<const std::function<void()>*>(arg))();
+    return nullptr;
+  };
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, &attr, body, const_cast<std::function<void()>*>(&fn)), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+// Nesting is refused past kMaxNesting with an error that says so, however deep (200,000 levels
+// crashed the process in a recursive walk, wabt's writer and wabt's destructors), and a module
+// at the limit is instrumented even from a thread with 256 KiB of stack: the work moves to a
+// thread with room (run_with_stack).
+TEST(Instrument, RefusesNestingPastTheLimitAndNeedsNoDeepStack) {
+  for (size_t depth : {kMaxNesting + 1, size_t{200000}, size_t{2000000}}) {
+    try {
+      instrument(test::deeply_nested_module(depth), "deep.wasm");
+      ADD_FAILURE() << depth << " levels were accepted";
+    } catch (const LoadError& e) {
+      EXPECT_EQ(std::string(e.what()), fmt::format("deep.wasm: function 0 nests blocks {} deep; the engine allows "
+                                                   "at most {}", depth, kMaxNesting));
+    }
+  }
+  std::vector<uint8_t> out;
+  on_small_stack(256 << 10, [&] {
+    out = instrument(test::deeply_nested_module(kMaxNesting), "deep.wasm");
+    EXPECT_EQ(inspect(out, "deep.wasm").imports.size(), 2u);  // (the fuel and memory imports)
+    EXPECT_THROW(inspect(test::deeply_nested_module(kMaxNesting + 1), "deep.wasm"), LoadError);
+  });
+  EXPECT_FALSE(out.empty());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // supports, and error messages that name the problem (and the unsupported feature, if that is it).
 #include <wabt/binary-reader-ir.h>
 #include <wabt/binary-reader.h>
+#include <wabt/cast.h>
 #include <wabt/error-formatter.h>
 #include <wabt/ir.h>
 #include <wabt/validator.h>
@@ -11,11 +12,62 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace theater::engine {
 
 // What wasm2c 1.0.32 compiles (and so what both tiers accept).
 wabt::Features supported_features();
+
+// How deep a function may nest blocks, loops and ifs. wabt's own walks of a module (its writer,
+// and destroying one) recurse once per level, about 200 bytes each: a module may nest as deep as
+// its size allows, and 200,000 levels overflowed an 8 MB stack. Compilers nest a block per case
+// of a switch, so real modules reach the thousands; work on a module runs with room for this
+// many (run_with_stack in base/stack_bounds.hpp).
+inline constexpr size_t kMaxNesting = 10'000;
+inline constexpr size_t kModuleWorkStack = 4 << 20;  // twice what work on a module needs at kMaxNesting
+
+// Calls fn on each expression list nested directly in e: block and loop bodies, if arms and
+// try bodies (exceptions are refused before we get here, but a walk that skipped a body would
+// silently leave stale indices in it).
+template <typename Fn>
+void for_each_body(wabt::Expr& e, Fn&& fn) {
+  switch (e.type()) {
+    case wabt::ExprType::Block: fn(wabt::cast<wabt::BlockExpr>(&e)->block.exprs); break;
+    case wabt::ExprType::Loop: fn(wabt::cast<wabt::LoopExpr>(&e)->block.exprs); break;
+    case wabt::ExprType::If:
+      fn(wabt::cast<wabt::IfExpr>(&e)->true_.exprs);
+      fn(wabt::cast<wabt::IfExpr>(&e)->false_);
+      break;
+    case wabt::ExprType::Try:
+      fn(wabt::cast<wabt::TryExpr>(&e)->block.exprs);
+      for (auto& c : wabt::cast<wabt::TryExpr>(&e)->catches) fn(c.exprs);
+      break;
+    default: break;
+  }
+}
+
+// Calls fn on every expression in `list` and in the lists nested in it, with no recursion (see
+// kMaxNesting). Each list is walked in order; a nested list after the one it is in.
+template <typename Fn>
+void for_each_expr(wabt::ExprList& list, Fn&& fn) {
+  std::vector<wabt::ExprList*> pending{&list};
+  while (!pending.empty()) {
+    wabt::ExprList& next = *pending.back();
+    pending.pop_back();
+    for (auto& e : next) {
+      fn(e);
+      for_each_body(e, [&](wabt::ExprList& body) { pending.push_back(&body); });
+    }
+  }
+}
+
+// The deepest nesting in a function body (0: no block at all).
+size_t nesting_depth(wabt::ExprList& body);
+
+// Empties every nested list into one flat list before the module goes, so that destroying it
+// does not recurse once per level (the module is left with no code).
+void dismantle(wabt::Module& m);
 
 // Parses and validates; throws LoadError "label: ..." naming the problem.
 void read_module(std::span<const uint8_t> wasm, std::string_view label, wabt::Module* out);

@@ -10,6 +10,10 @@
 #include <filesystem>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "engine/wabt_util.hpp"  // kMaxNesting
+
 namespace theater::engine::conformance {
 namespace {
 
@@ -354,6 +358,19 @@ TEST_P(EngineConformance, InstancesRunOnManyThreadsAtOnce) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(traps.load(), 200);
   EXPECT_EQ(ok.load(), 200);
+}
+
+// Nesting at the engine's limit loads and runs on both tiers; one level more is a load error
+// that says so (instrument.test.cpp has deeper ones, and the small stack).
+TEST_P(EngineConformance, NestingUpToTheLimitLoadsAndRunsAndPastItIsRefused) {
+  auto deep = engine->load(test::deeply_nested_module(kMaxNesting), Linker{}, "deep.wasm");
+  auto inst = deep->instantiate({}, nullptr);
+  EXPECT_FALSE(inst->call("f", {}, {}));
+  const std::string message = load_error([&] {
+    engine->load(test::deeply_nested_module(kMaxNesting + 1), Linker{}, "deeper.wasm");
+  });
+  EXPECT_EQ(message, fmt::format("deeper.wasm: function 0 nests blocks {} deep; the engine allows at most {}",
+                                 kMaxNesting + 1, kMaxNesting));
 }
 
 TEST_P(EngineConformance, LoadErrorsNameTheProblem) {

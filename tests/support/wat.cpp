@@ -60,4 +60,29 @@ std::string wasm_to_wat(std::span<const uint8_t> wasm) {
   return r.output;
 }
 
+std::vector<uint8_t> deeply_nested_module(size_t depth) {
+  auto leb = [](std::vector<uint8_t>& out, size_t v) {
+    do {
+      const auto b = static_cast<uint8_t>(v & 0x7f);
+      v >>= 7;
+      out.push_back(static_cast<uint8_t>(b | (v ? 0x80 : 0)));
+    } while (v);
+  };
+  std::vector<uint8_t> body = {0x00};  // no locals
+  for (size_t i = 0; i < depth; ++i) body.insert(body.end(), {0x02, 0x40});  // block (no result)
+  body.insert(body.end(), depth + 1, 0x0b);                                   // the ends
+  std::vector<uint8_t> code;
+  leb(code, 1);
+  leb(code, body.size());
+  code.insert(code.end(), body.begin(), body.end());
+  std::vector<uint8_t> m = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // header
+                            0x01, 0x04, 0x01, 0x60, 0x00, 0x00,              // type 0: (func)
+                            0x03, 0x02, 0x01, 0x00,                          // function 0: type 0
+                            0x07, 0x05, 0x01, 0x01, 'f', 0x00, 0x00};        // export "f"
+  m.push_back(0x0a);                                                          // code
+  leb(m, code.size());
+  m.insert(m.end(), code.begin(), code.end());
+  return m;
+}
+
 }  // namespace theater::test

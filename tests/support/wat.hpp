@@ -23,4 +23,8 @@ ProcessResult run_wabt_tool(std::string_view tool, std::span<const uint8_t> wasm
 // The module as text; throws std::runtime_error with wasm2wat's message if it fails.
 std::string wasm_to_wat(std::span<const uint8_t> wasm);
 
+// A module whose one function, exported as "f", is `depth` nested empty blocks (binary, made
+// here: wat2wasm's own parser recurses once per level).
+std::vector<uint8_t> deeply_nested_module(size_t depth);
+
 }  // namespace theater::test

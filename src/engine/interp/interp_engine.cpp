@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "base/sha256.hpp"
+#include "base/stack_bounds.hpp"
 #include "engine/interp/interp_backend.hpp"
 #include "engine/resolve.hpp"
 #include "engine/wabt_util.hpp"
@@ -78,8 +79,8 @@ class IndirectCallGuard {
 };
 
 // The module with a probe call before each call_indirect, or nothing if it has no call_indirect.
-std::optional<std::vector<uint8_t>> guard_indirect_calls(std::span<const uint8_t> wasm,
-                                                         std::string_view label) {
+std::optional<std::vector<uint8_t>> guard_indirect_calls_here(std::span<const uint8_t> wasm,
+                                                              std::string_view label) {
   wabt::Module m;
   read_module(wasm, label, &m);
   // The probe is appended after every function, so no function index moves.
@@ -109,6 +110,13 @@ std::optional<std::vector<uint8_t>> guard_indirect_calls(std::span<const uint8_t
     throw LoadError(fmt::format("{}: internal error: cannot write the guarded module", label));
   }
   return std::move(stream.output_buffer().data);
+}
+
+// (Its walk recurses once per level of nesting: see kMaxNesting.)
+std::optional<std::vector<uint8_t>> guard_indirect_calls(std::span<const uint8_t> wasm, std::string_view label) {
+  std::optional<std::vector<uint8_t>> out;
+  run_with_stack(kModuleWorkStack, [&] { out = guard_indirect_calls_here(wasm, label); });
+  return out;
 }
 
 // What loading a module's bytes produces, whatever the linker: kept in-process by SHA-256.
