@@ -25,7 +25,11 @@ wabt::Features supported_features();
 // of a switch, so real modules reach the thousands; work on a module runs with room for this
 // many (run_with_stack in base/stack_bounds.hpp).
 inline constexpr size_t kMaxNesting = 10'000;
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr size_t kModuleWorkStack = 16 << 20;  // (AddressSanitizer's frames are larger)
+#else
 inline constexpr size_t kModuleWorkStack = 4 << 20;  // twice what work on a module needs at kMaxNesting
+#endif
 
 // Calls fn on each expression list nested directly in e: block and loop bodies, if arms and
 // try bodies (exceptions are refused before we get here, but a walk that skipped a body would
