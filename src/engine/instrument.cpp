@@ -137,6 +137,16 @@ bool is_call(const wabt::Expr& e) {
 
 bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
 
+bool has_body(const wabt::Expr& e) {
+  switch (e.type()) {
+    case wabt::ExprType::Block:
+    case wabt::ExprType::Loop:
+    case wabt::ExprType::If:
+    case wabt::ExprType::Try: return true;
+    default: return false;
+  }
+}
+
 bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
   bool found = false;
   for_each_expr(list, [&](const wabt::Expr& e) { found = found || pred(e); });
@@ -407,9 +417,12 @@ class CodeRewriter {
         open.pop_back();
         continue;
       }
-      // (Only expressions without nested lists are replaced, so `e` stays.)
+      // Only expressions without nested lists are replaced (and freed): `e` is read after
+      // rewrite_one only if it has some.
       wabt::Expr& e = *top.at;
+      const bool nests = has_body(e);
       top.at = rewrite_one(*top.list, top.at);
+      if (!nests) continue;
       // Its nested lists next, the first on top (the reference to `top` ends here).
       std::vector<OpenList> nested;
       for_each_body(e, [&](wabt::ExprList& body) {
