@@ -10,6 +10,7 @@
 //  - Instance::call never lets a trap escape: it returns a Trap value. The instance must then be
 //    discarded (its memory and shadow stack may be corrupt), but the calling thread is fine.
 //  - A Module is shareable across threads; an Instance runs on one thread at a time.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -210,6 +211,11 @@ struct EngineConfig {
   // for a compile (no actor, no worker thread). Off by default so that an AOT engine's modules
   // are AOT from the first instance (tests of that tier rely on it); `theater run` turns it on.
   bool interp_while_compiling = false;
+  // AOT only: wasm2c and the C compiler each get this long for a module; past it they are
+  // stopped and the load fails with a LoadError that says so (a module can be made to compile
+  // for hours: huge functions, thousands of locals). With interp_while_compiling the module
+  // stays on the interpreter.
+  std::chrono::milliseconds compile_timeout{600'000};
   // Long work (compiling a module) reports here: ("compiling counter.wasm", fraction 0..1).
   std::function<void(std::string_view what, double fraction)> progress;
 };

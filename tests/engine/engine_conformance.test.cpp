@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -425,6 +426,37 @@ TEST(AotCache, AFreshEngineLoadsFromTheDiskCache) {
   uint64_t r[1];
   EXPECT_FALSE(module->instantiate({}, nullptr)->call("f", {}, r));
   EXPECT_EQ(r[0], 7u);
+  std::filesystem::remove_all(dir);
+}
+
+// A compile that runs past EngineConfig::compile_timeout is stopped, with what it started, and
+// the load fails saying so. The C compiler here answers --version (the engine asks it once) and
+// then takes a minute.
+TEST(AotCompile, ACompileThatRunsPastItsTimeoutIsStoppedAndTheLoadFails) {
+  auto dir = std::filesystem::temp_directory_path() / ("theater-slow-cc-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto cc = dir / "slow-cc";
+  {
+    std::ofstream script(cc);
+    script << "#!/bin/sh\ncase \"$1\" in --version) exec cc --version;; esac\nsleep 60\n";
+  }
+  std::filesystem::permissions(cc, std::filesystem::perms::owner_all);
+  EngineConfig config;
+  config.tier = Tier::Aot;
+  config.cache_dir = dir / "cache";
+  config.c_compiler = cc.string();
+  config.compile_timeout = std::chrono::milliseconds(2000);
+  auto engine = Engine::create(config);
+  ASSERT_EQ(engine->tier(), Tier::Aot);
+  const auto wasm = test::wat_to_wasm(R"((module (func (export "f") (result i32) (i32.const 7))))");
+  try {
+    engine->load(wasm, test_linker(), "slow.wat");
+    ADD_FAILURE() << "the load did not fail";
+  } catch (const LoadError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("slow.wat: "), std::string::npos) << message;
+    EXPECT_NE(message.find("ran past its limit of 2 s and was stopped"), std::string::npos) << message;
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -864,8 +864,14 @@ class AotEngine final : public Engine {
     write_file_atomic(dir / "wasm-rt.h", kWasmRtHeader);
     write_file_atomic(dir / "wasm-rt-module.c", kWasmRtModuleSource);
     progress("wasm2c", 0.05);
+    const auto timeout = config_.compile_timeout;
+    auto too_long = [&](std::string_view what) {
+      return LoadError(fmt::format("{}: {} ran past its limit of {:g} s and was stopped (EngineConfig::compile_timeout)",
+                                   label, what, static_cast<double>(timeout.count()) / 1000));
+    };
     auto w = run_process({wasm2c_, (dir / "module.wasm").string(), "-n", "actor", "-o",
-                          (dir / "module.c").string()});
+                          (dir / "module.c").string()}, timeout);
+    if (w.timed_out) throw too_long("wasm2c");
     if (w.exit_code != 0) throw LoadError(fmt::format("{}: wasm2c failed: {}", label, w.output));
     make_fuel_volatile(dir / "module.h", label);
     write_file_atomic(dir / "glue.c", make_glue(info));
@@ -877,9 +883,10 @@ class AotEngine final : public Engine {
     command.insert(command.end(), {"-I", dir.string(), (dir / "unit.c").string(),
                                    (dir / "glue.c").string(), (dir / "wasm-rt-module.c").string(),
                                    "-lm", "-o", tmp_so});
-    auto c = run_process(command);
-    if (c.exit_code != 0) {
+    auto c = run_process(command, timeout);
+    if (c.timed_out || c.exit_code != 0) {
       std::filesystem::remove(tmp_so);
+      if (c.timed_out) throw too_long("the C compiler");
       throw LoadError(fmt::format("{}: C compiler failed: {}", label, c.output.substr(0, 2000)));
     }
     std::filesystem::rename(tmp_so, so_path);  // atomic: a concurrent loader sees all or nothing
