@@ -9,7 +9,6 @@
 #include <wabt/cast.h>
 
 #include "base/sha256.hpp"
-#include "base/stack_bounds.hpp"
 #include "engine/engine.hpp"
 #include "engine/wabt_util.hpp"
 
@@ -232,9 +231,7 @@ void dismantle(wabt::Module& m) {
 static ModuleInfo inspect_here(std::span<const uint8_t> wasm, std::string_view label);
 
 ModuleInfo inspect(std::span<const uint8_t> wasm, std::string_view label) {
-  ModuleInfo info;
-  run_with_stack(kModuleWorkStack, [&] { info = inspect_here(wasm, label); });
-  return info;
+  return with_module_stack([&] { return inspect_here(wasm, label); });
 }
 
 static ModuleInfo inspect_here(std::span<const uint8_t> wasm, std::string_view label) {

@@ -13,7 +13,6 @@
 
 #include <fmt/format.h>
 
-#include "base/stack_bounds.hpp"
 #include "engine/engine.hpp"
 #include "engine/wabt_util.hpp"
 
@@ -137,14 +136,10 @@ bool is_call(const wabt::Expr& e) {
 
 bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
 
-bool has_body(const wabt::Expr& e) {
-  switch (e.type()) {
-    case wabt::ExprType::Block:
-    case wabt::ExprType::Loop:
-    case wabt::ExprType::If:
-    case wabt::ExprType::Try: return true;
-    default: return false;
-  }
+bool has_body(wabt::Expr& e) {
+  bool any = false;
+  for_each_body(e, [&](wabt::ExprList&) { any = true; });
+  return any;
 }
 
 bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
@@ -644,9 +639,7 @@ std::vector<uint8_t> instrument_here(std::span<const uint8_t> wasm, std::string_
 
 std::vector<uint8_t> instrument(std::span<const uint8_t> wasm, std::string_view label,
                                 InstrumentStats* stats_out, InstrumentOptions options) {
-  std::vector<uint8_t> out;
-  run_with_stack(kModuleWorkStack, [&] { out = instrument_here(wasm, label, stats_out, options); });
-  return out;
+  return with_module_stack([&] { return instrument_here(wasm, label, stats_out, options); });
 }
 
 }  // namespace theater::engine

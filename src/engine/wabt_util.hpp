@@ -9,10 +9,13 @@
 #include <wabt/validator.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/stack_bounds.hpp"
 
 namespace theater::engine {
 
@@ -30,6 +33,15 @@ inline constexpr size_t kModuleWorkStack = 16 << 20;  // (AddressSanitizer's fra
 #else
 inline constexpr size_t kModuleWorkStack = 4 << 20;  // twice what work on a module needs at kMaxNesting
 #endif
+
+// Runs work on a module (reading, walking, writing it with wabt) with kModuleWorkStack at hand,
+// and returns what it returns.
+template <typename Work>
+auto with_module_stack(Work&& work) {
+  std::optional<decltype(work())> result;
+  run_with_stack(kModuleWorkStack, [&] { result.emplace(work()); });
+  return std::move(*result);
+}
 
 // Calls fn on each expression list nested directly in e: block and loop bodies, if arms and
 // try bodies (exceptions are refused before we get here, but a walk that skipped a body would

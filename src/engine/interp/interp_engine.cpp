@@ -13,7 +13,6 @@
 #include <mutex>
 
 #include "base/sha256.hpp"
-#include "base/stack_bounds.hpp"
 #include "engine/interp/interp_backend.hpp"
 #include "engine/resolve.hpp"
 #include "engine/wabt_util.hpp"
@@ -114,9 +113,7 @@ std::optional<std::vector<uint8_t>> guard_indirect_calls_here(std::span<const ui
 
 // (Its walk recurses once per level of nesting: see kMaxNesting.)
 std::optional<std::vector<uint8_t>> guard_indirect_calls(std::span<const uint8_t> wasm, std::string_view label) {
-  std::optional<std::vector<uint8_t>> out;
-  run_with_stack(kModuleWorkStack, [&] { out = guard_indirect_calls_here(wasm, label); });
-  return out;
+  return with_module_stack([&] { return guard_indirect_calls_here(wasm, label); });
 }
 
 // What loading a module's bytes produces, whatever the linker: kept in-process by SHA-256.
