@@ -49,12 +49,14 @@ Answer ask(engine::Instance& inst, Actor& self, const std::string& to, Message m
 Bytes take(Actor& self, std::string& bytes) { return self.io() ? bytes : std::move(bytes); }
 
 uint64_t send(engine::Instance& inst, const uint64_t* a) {
-  auto to = view_guest(inst, a[0], a[1]);  // (only looked up: no copy)
-  auto msg = read_guest(inst, a[2], a[3]);
+  // Views of the actor's memory, which does not change during the call (no wasm runs): the
+  // message is copied once, into the receiver's mailbox node.
+  auto to = view_guest(inst, a[0], a[1]);
+  auto msg = view_guest(inst, a[2], a[3]);
   if (!to || !msg) return static_cast<uint32_t>(kEINVAL);
   auto& self = actor_of(inst);
   const int32_t rc = host_io(inst, HostCall::Send, *to, *msg, [&] {
-    return HostOutcome{self.runtime().send(*to, take(self, *msg), self.id, &self.send_target()), {}};
+    return HostOutcome{self.runtime().send(*to, *msg, self.id, &self.send_target()), {}};
   }).rc;
   if (rc == kOk) self.after_send();
   return static_cast<uint32_t>(rc);

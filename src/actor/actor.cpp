@@ -100,9 +100,8 @@ inline void Actor::publish_running(engine::Instance* instance) {
 
 int32_t Actor::deliver(Message&& message) { return deliver_made(message.bytes.size(), std::move(message)); }
 
-int32_t Actor::deliver_send(std::string_view from, Bytes&& bytes) {
-  const size_t size = bytes.size();
-  return deliver_made(size, MessageKind::Send, from, std::move(bytes));
+int32_t Actor::deliver_send(std::string_view from, std::string_view bytes) {
+  return deliver_made(bytes.size(), MessageKind::Send, from, bytes);
 }
 
 template <typename... MessageArgs>

@@ -121,7 +121,7 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   int32_t deliver(Message&& message);
   // deliver() of a one-way message, made in its mailbox node (the send path's: no Message is
   // made first and moved in).
-  int32_t deliver_send(std::string_view from, Bytes&& bytes);
+  int32_t deliver_send(std::string_view from, std::string_view bytes);
   void deliver_system(SystemMessage message);
 
   ActorStatus status() const { return status_.load(); }

@@ -89,6 +89,7 @@ struct Message {
   Message() = default;
   // A one-way message (Actor::deliver_send makes it in its mailbox node).
   Message(MessageKind k, std::string_view sender, Bytes&& b) : kind(k), from(sender), bytes(std::move(b)) {}
+  Message(MessageKind k, std::string_view sender, std::string_view b) : kind(k), from(sender), bytes(b) {}
 
   MessageKind kind = MessageKind::Send;
   SenderId from;        // sender's actor id, or "external" for the CLI / API

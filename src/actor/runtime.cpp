@@ -360,11 +360,11 @@ int32_t Runtime::deliver_elsewhere(std::string_view to, Actor* actor, Message&& 
   return remote_ ? remote_->deliver(std::string(to), std::move(message)) : abi::kENOTFOUND;
 }
 
-int32_t Runtime::send(std::string_view to, Bytes message, const std::string& from, SendTarget* cache) {
+int32_t Runtime::send(std::string_view to, std::string_view message, const std::string& from, SendTarget* cache) {
   std::shared_ptr<Actor> keep;
   Actor* actor = local_target(to, cache, keep);
-  if (actor && actor->module) return actor->deliver_send(from, std::move(message));
-  return deliver_elsewhere(to, actor, Message(MessageKind::Send, from, std::move(message)));
+  if (actor && actor->module) return actor->deliver_send(from, message);
+  return deliver_elsewhere(to, actor, Message(MessageKind::Send, from, Bytes(message)));
 }
 
 void Runtime::add_drain_waiter(Actor& receiver, const Actor* sender, std::function<void()> wake) {

@@ -72,8 +72,9 @@ class Runtime {
   std::string spawn(const Manifest& manifest, std::optional<Bytes> init_state = std::nullopt,
                     const std::string& parent = "");
 
-  // From outside the actor system.
-  int32_t send(std::string_view to, Bytes message, const std::string& from = "external",
+  // From outside the actor system, and from an actor's send (with its target cache). The bytes
+  // are copied once, into the receiver's mailbox node.
+  int32_t send(std::string_view to, std::string_view message, const std::string& from = "external",
                SendTarget* cache = nullptr);
   RequestResult request(const std::string& to, Bytes message,
                         std::chrono::milliseconds timeout = std::chrono::seconds(30),
