@@ -218,7 +218,12 @@ void Actor::run_turn() {
   if (auto* remote = runtime_.remote()) remote->turn_ended();
 }
 
+// Not inline: the turn may have moved to another thread since it began (a handler waited), and
+// the counter's thread-local shard must be this thread's.
+[[gnu::noinline]] static void count_handled(int n) { runtime_counters().messages_handled.add(n); }
+
 void Actor::turn_body() {
+  int handled = 0;  // counted once per turn, not per message
   for (int budget = kMessageBudget; budget > 0; --budget) {
     if (auto sys = system_.pop()) {
       system_.settle(1);
@@ -231,7 +236,9 @@ void Actor::turn_body() {
     if (!msg) break;
     ++unsettled_pops_;
     handle_message(*msg);
+    ++handled;
   }
+  if (handled > 0) count_handled(handled);
   // Before the scheduler looks at has_work(), and before the turn ends: see Mailbox::settle.
   settle_mailbox();
   wake_drained_senders();
@@ -840,6 +847,17 @@ bool Actor::place_args(std::initializer_list<std::string_view> parts, uint64_t* 
   return true;
 }
 
+bool Actor::place_in_inbox(std::string_view bytes, uint64_t* args) {
+  const auto& ex = exports();
+  if (bytes.size() >= ex.inbox_size) return false;  // (0 without an inbox; room for the NUL)
+  uint8_t* at = instance_->memory().data() + ex.inbox_ptr;
+  std::memcpy(at, bytes.data(), bytes.size());
+  at[bytes.size()] = 0;
+  args[0] = ex.inbox_ptr;
+  args[1] = bytes.size();
+  return true;
+}
+
 std::optional<int32_t> Actor::invoke(std::string_view export_name, std::span<const uint64_t> args,
                                      HandlerWhat what, std::shared_ptr<ReplySlot> reply) {
   return invoke(instance_->find_function(export_name), args, what, std::move(reply));
@@ -940,6 +958,8 @@ void Actor::handle_message(Message& msg) {
     placed = place_args({msg.channel}, args, nargs);
   } else if (!msg.channel.empty()) {
     placed = place_args({msg.channel, msg.bytes}, args, nargs);
+  } else if (place_in_inbox(msg.bytes, args)) {
+    nargs = 2;
   } else {
     placed = place_args({msg.bytes}, args, nargs);
   }
@@ -954,7 +974,6 @@ void Actor::handle_message(Message& msg) {
   const auto handler_start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   auto result = invoke(handler, std::span<const uint64_t>(args, nargs), HandlerWhat(msg),
                        msg.kind == MessageKind::Request ? reply : nullptr);
-  runtime_counters().messages_handled.add();
   if (timed) runtime_counters().handler_latency.observe(std::chrono::steady_clock::now() - handler_start);
   if (!reply) return;
   if (msg.kind == MessageKind::ChannelOpen) {

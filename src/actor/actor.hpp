@@ -263,6 +263,9 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   // instance's inbox when it exports theater_inbox (docs/abi-additions.md), else through
   // place_bytes. False if that failed (the actor has failed).
   bool place_args(std::initializer_list<std::string_view> parts, uint64_t* args, size_t& nargs);
+  // place_args of one part that fits the inbox as it is (most messages): no sizing, no loop.
+  // False, having done nothing, when it does not.
+  bool place_in_inbox(std::string_view bytes, uint64_t* args);
 
   // Per instance: the exports a message reaches, looked up once (not by name per message), and
   // the inbox handler arguments go to. Made at the first use after the instance changed.

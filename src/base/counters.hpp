@@ -18,50 +18,69 @@ inline constexpr size_t kCounterShards = 16;
 // cost more than its own ~20 cycles: it waits for every store the thread has pending, such as a
 // message just written into a node whose cache line another core holds. Threads past that
 // share shards and add atomically. A thread's shard is given back when it ends.
+//
+// The slot is a constant-initialised thread_local, read without the guard and the call that a
+// thread_local with a constructor costs at every use (twice per message); the first use on a
+// thread claims a shard (claim), and only then is an object with a destructor made.
 class CounterShard {
  public:
-  static const CounterShard& current() {
-    thread_local const CounterShard shard;
-    return shard;
-  }
+  static const CounterShard& current();
   size_t index() const { return index_; }
   bool exclusive() const { return exclusive_; }
 
-  CounterShard(const CounterShard&) = delete;
-  CounterShard& operator=(const CounterShard&) = delete;
-
  private:
-  CounterShard() {
-    std::lock_guard lock(registry().mutex);
-    auto& used = registry().used;
-    for (size_t i = 0; i < kCounterShards; ++i) {
-      if (!used[i]) {
-        used[i] = true;
-        index_ = i;
-        exclusive_ = true;
-        return;
-      }
-    }
-    index_ = registry().next_shared++ % kCounterShards;
-  }
-  ~CounterShard() {
-    if (!exclusive_) return;
-    std::lock_guard lock(registry().mutex);
-    registry().used[index_] = false;
-  }
+  friend struct CounterShardRelease;
+  [[gnu::noinline]] static void claim();
   struct Registry {
     std::mutex mutex;
     std::array<bool, kCounterShards> used{};
     size_t next_shared = 0;
   };
   static Registry& registry() {
-    // Never destroyed: a thread may end (~CounterShard) after static destructors have run.
+    // Never destroyed: a thread may end (~CounterShardRelease) after static destructors have run.
     static Registry* r = new Registry;
     return *r;
   }
-  size_t index_ = 0;
+  uint8_t index_ = 0;
   bool exclusive_ = false;
+  bool claimed_ = false;
 };
+
+inline constinit thread_local CounterShard t_counter_shard{};
+
+inline const CounterShard& CounterShard::current() {
+  if (!t_counter_shard.claimed_) [[unlikely]] claim();
+  return t_counter_shard;
+}
+
+// Gives the thread's shard back when the thread ends.
+struct CounterShardRelease {
+  ~CounterShardRelease() {
+    CounterShard& slot = t_counter_shard;
+    if (!slot.exclusive_) return;
+    std::lock_guard lock(CounterShard::registry().mutex);
+    CounterShard::registry().used[slot.index_] = false;
+    slot.exclusive_ = false;  // a later add on this thread (another destructor) is atomic
+  }
+};
+
+inline void CounterShard::claim() {
+  thread_local CounterShardRelease release;
+  (void)release;
+  std::lock_guard lock(registry().mutex);
+  CounterShard& slot = t_counter_shard;
+  slot.claimed_ = true;
+  auto& used = registry().used;
+  for (size_t i = 0; i < kCounterShards; ++i) {
+    if (!used[i]) {
+      used[i] = true;
+      slot.index_ = static_cast<uint8_t>(i);
+      slot.exclusive_ = true;
+      return;
+    }
+  }
+  slot.index_ = static_cast<uint8_t>(registry().next_shared++ % kCounterShards);
+}
 
 // Adds n to a shard's cell: plainly for its only writer, else atomically.
 inline void add_to_shard(std::atomic<uint64_t>& cell, uint64_t n, const CounterShard& shard) {
