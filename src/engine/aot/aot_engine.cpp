@@ -138,6 +138,14 @@ constexpr uintptr_t kOverflowWindow = 64 << 10;
 thread_local bool t_alt_stack_ready = false;
 
 [[gnu::noinline]] bool alt_stack_ready() { return t_alt_stack_ready; }
+
+// Links `frame` in as this thread's innermost and tells whether the thread has its alternate
+// signal stack yet: one call on the way into wasm, where there were three.
+[[gnu::noinline]] bool push_frame(CallFrame* frame) {
+  frame->outer = t_innermost;
+  t_innermost = frame;
+  return t_alt_stack_ready;
+}
 [[gnu::noinline]] void set_alt_stack_ready() { t_alt_stack_ready = true; }
 
 void on_segv(int sig, siginfo_t* info, void* context) {
@@ -350,12 +358,23 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
   struct Export {
     theater_export_fn fn;
     const FuncExport* sig;  // in info_
+    // The signature's arity, checked at every call (without following sig into its vectors);
+    // UINT32_MAX when the module's info does not name the export (every call is refused).
+    uint32_t params = UINT32_MAX, results = 0;
   };
 
   AotModule(ModuleInfo info, std::shared_ptr<SharedObject> so, std::vector<HostFunction> slots)
       : so_(std::move(so)), slots_(std::move(slots)) {
     info_ = std::move(info);
-    for (const auto& [name, fn] : so_->exports) exports_.push_back({name, {fn, info_.find_function(name)}});
+    for (const auto& [name, fn] : so_->exports) {
+      const FuncExport* sig = info_.find_function(name);
+      Export e{fn, sig};
+      if (sig) {
+        e.params = static_cast<uint32_t>(sig->sig.params.size());
+        e.results = static_cast<uint32_t>(sig->sig.results.size());
+      }
+      exports_.push_back({name, e});
+    }
   }
   std::unique_ptr<Instance> instantiate(const InstanceLimits& limits, void* user) override {
     if (info_.memory_initial_pages > limits.max_memory_pages) {
@@ -491,11 +510,9 @@ std::optional<Trap> AotInstance::guarded(theater_export_fn fn, void* target,
                                          const uint64_t* args, uint64_t* results) {
   // Once per thread: the SIGSEGV handler (once per process) and an alternate stack for it. Its
   // std::call_once costs more than this test, on every call into wasm.
-  if (UNLIKELY(!alt_stack_ready())) install_overflow_handler();
   CallFrame frame;
-  frame.outer = innermost();
   frame.stack_low = current_stack_low();
-  set_innermost(&frame);
+  if (UNLIKELY(!push_frame(&frame))) install_overflow_handler();
   // Everything live across setjmp is either unmodified or volatile-free POD; see rt_host_call.
   if (int code = setjmp(frame.jmp); code != 0) {
     set_innermost(frame.outer);
@@ -525,8 +542,7 @@ std::optional<Trap> AotInstance::call(const ExportFn& fn, std::span<const uint64
                                       std::span<uint64_t> results) {
   const auto* ex = static_cast<const AotModule::Export*>(fn.handle);
   if (!ex) return Trap{TrapKind::Host, fmt::format("no exported function '{}'", fn.name)};
-  const FuncExport* sig = ex->sig;
-  if (!sig || sig->sig.params.size() != args.size() || sig->sig.results.size() > results.size()) {
+  if (ex->params != args.size() || ex->results > results.size()) {
     return Trap{TrapKind::Host, fmt::format("wrong number of arguments or results for '{}'", fn.name)};
   }
   uint64_t scratch[8] = {};
