@@ -311,17 +311,17 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::atomic<bool> fiber_alive_{false};  // a turn is under way or waits (readable from any thread)
   std::atomic<bool> waiting_{false};
   std::atomic<bool> has_drain_waiters_{false};  // senders wait for this mailbox (Runtime::add_drain_waiter)
+  std::atomic<bool> wait_cancelled_{false};
+  std::atomic<bool> stop_pending_{false};  // a Stop/Terminate is queued: failures until then are its doing
+  bool terminating_ = false;  // handling Terminate: a failure in theater_shutdown is not reported [turn]
+  bool killed_ = false;       // the handler that just failed was killed by the shutdown deadline [turn]
+  bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
   // Waits are numbered: a wake counts only for the wait it was made for. A wait cut short by a
   // stop leaves its wake behind, and that late wake must not end the next wait.
   std::atomic<uint64_t> wait_gen_{0};   // the current (or last) wait
   std::atomic<uint64_t> woken_gen_{0};  // the latest wait that was woken (only grows)
-  std::atomic<bool> wait_cancelled_{false};
-  std::atomic<bool> stop_pending_{false};  // a Stop/Terminate is queued: failures until then are its doing
   // steady_clock ns after which the running handler is killed (a Stop/Terminate is waiting)
   std::atomic<int64_t> kill_at_ns_{std::numeric_limits<int64_t>::max()};
-  bool terminating_ = false;  // handling Terminate: a failure in theater_shutdown is not reported [turn]
-  bool killed_ = false;       // the handler that just failed was killed by the shutdown deadline [turn]
-  bool killed_stopping_ = false;          // killed while stopping: the down notice says so [turn]
   std::unique_ptr<Failure> last_failure_;  // since the last successful init: a stop says "failure" [turn]
   // Down notices that came while restarting [turn] (rare: not inline, every actor would pay for it)
   std::unique_ptr<std::vector<SystemMessage>> deferred_downs_;
@@ -333,12 +333,13 @@ class Actor final : public Task, public std::enable_shared_from_this<Actor> {
   std::unique_ptr<SendTarget> send_target_;  // [turn] dropped with the instance (a hibernated actor has none)
   std::chrono::steady_clock::time_point deadline_{};
   std::chrono::steady_clock::time_point turn_started_{};  // {}: no fuel check yet this turn
-  bool handler_running_ = false;
-  uint32_t handlers_seen_ = 0;  // messages handled, for sampling the latency histogram [turn]
-  uint8_t wasm_depth_ = 0;      // calls into the instance in progress (nested: theater_alloc) [turn]
-  bool exited_ = false;
   int64_t last_active_ns_ = 0;  // end of the last turn, by the coarse clock (actor.cpp) [turn]
-  std::atomic<bool> hibernation_armed_{false};  // the last handler ended the actor normally (exit / proc_exit) [turn]
+  uint32_t handlers_seen_ = 0;  // messages handled, for sampling the latency histogram [turn]
+  // (The small fields are kept together: a hibernated actor is mostly this object.)
+  bool handler_running_ = false;
+  uint8_t wasm_depth_ = 0;      // calls into the instance in progress (nested: theater_alloc) [turn]
+  bool exited_ = false;  // the last handler ended the actor normally (exit / proc_exit) [turn]
+  std::atomic<bool> hibernation_armed_{false};  // a hibernation timer is pending
   state::ActorIo* io_ = nullptr;  // set before the actor's first turn
   // During an upgrade's trial init, a failure lands here (and the old version is put back)
   // instead of going to the parent [turn].

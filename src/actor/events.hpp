@@ -51,7 +51,6 @@ class EventLog {
   };
   std::vector<Entry> unpacked() const;  // oldest first [lock]
 
-  mutable SmallMutex mutex_;
   std::vector<Entry> entries_;  // a ring once full: `oldest_` is where the next one goes
   // compact()ed: the entries, oldest first, as [time_ms: 8][type length: 1][type]
   // [detail length: 4][detail]; seq numbers are consecutive, ending at next_ - 1.
@@ -60,6 +59,7 @@ class EventLog {
   uint32_t oldest_ = 0;
   uint32_t packed_count_ = 0;  // entries in packed_ (0: none)
   uint32_t keep_;
+  mutable SmallMutex mutex_;  // (last: it fills the padding after keep_)
 };
 
 int64_t wall_ms();

@@ -30,7 +30,7 @@ class CounterShard {
 
  private:
   friend struct CounterShardRelease;
-  [[gnu::noinline]] static void claim();
+  [[gnu::noinline]] static inline void claim();  // (inline: defined in this header)
   struct Registry {
     std::mutex mutex;
     std::array<bool, kCounterShards> used{};
@@ -64,7 +64,7 @@ struct CounterShardRelease {
   }
 };
 
-inline void CounterShard::claim() {
+void CounterShard::claim() {
   thread_local CounterShardRelease release;
   (void)release;
   std::lock_guard lock(registry().mutex);
