@@ -504,7 +504,7 @@ void Actor::handle_proxy_system(SystemMessage& msg) {
       break;
     default:
       status_.store(ActorStatus::Stopped);
-      runtime_.notify_down(id, R"({"reason":"normal"})");
+      runtime_.notify_down(id, [] { return std::string(R"({"reason":"normal"})"); });
       runtime_.record(*this, "stopped", fmt::format("on node {}", home));
       break;
   }
@@ -633,13 +633,15 @@ void Actor::finish_stop() {
   runtime_.close_channels_of(id);
   // Why it is gone: a normal stop or exit, a stop for good after a failure (temporary child,
   // stop decision, escalation), or killed at the shutdown deadline.
-  nlohmann::json reason{{"reason", "normal"}};
-  if (killed_stopping_) {
-    reason = {{"reason", "killed"}};
-  } else if (last_failure_) {  // (kept only while this actor is down)
-    reason = {{"reason", "failure"}, {"kind", last_failure_->kind}, {"message", last_failure_->message}};
-  }
-  runtime_.notify_down(id, reason.dump());
+  runtime_.notify_down(id, [this] {
+    nlohmann::json reason{{"reason", "normal"}};
+    if (killed_stopping_) {
+      reason = {{"reason", "killed"}};
+    } else if (last_failure_) {  // (kept only while this actor is down)
+      reason = {{"reason", "failure"}, {"kind", last_failure_->kind}, {"message", last_failure_->message}};
+    }
+    return reason.dump();
+  });
   runtime_.drop_monitors_of(id);
 }
 

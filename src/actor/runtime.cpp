@@ -718,7 +718,7 @@ int32_t Runtime::demonitor(const std::string& watcher, const std::string& target
   return abi::kENOTFOUND;
 }
 
-void Runtime::notify_down(const std::string& target, const std::string& reason_json) {
+void Runtime::notify_down(const std::string& target, const std::function<std::string()>& reason_json) {
   std::vector<std::string> watchers;
   {
     std::lock_guard lock(monitors_mutex_);
@@ -726,11 +726,13 @@ void Runtime::notify_down(const std::string& target, const std::string& reason_j
     for (auto it = b; it != e; ++it) watchers.push_back(it->second);
     monitors_.erase(target);
   }
+  if (watchers.empty()) return;
+  const std::string reason = reason_json();
   for (const auto& w : watchers) {
     if (auto actor = find(w)) {
       SystemMessage m{SystemMessage::Down};
       m.subject = target;
-      m.bytes = reason_json;
+      m.bytes = reason;
       actor->deliver_system(std::move(m));
     }
   }

@@ -198,7 +198,8 @@ class Runtime {
   // Monitors: watcher is told (Down) when target stops.
   int32_t monitor(const std::string& watcher, const std::string& target);
   int32_t demonitor(const std::string& watcher, const std::string& target);
-  void notify_down(const std::string& target, const std::string& reason_json);
+  // The reason is made only if someone watches (most actors stop unwatched).
+  void notify_down(const std::string& target, const std::function<std::string()>& reason_json);
   void drop_monitors_of(const std::string& watcher);  // a watcher that stopped watches nothing
 
   // Channels between two actors.
