@@ -12,12 +12,14 @@
 namespace theater {
 
 inline constexpr size_t kCounterShards = 16;
+inline constexpr uint8_t kSharedShard = kCounterShards - 1;  // owned by none: atomic adds only
 
 // This thread's shard. While fewer than kCounterShards threads count at once, each has a shard
 // of its own and is its only writer: it adds with a plain load and store. A locked add would
 // cost more than its own ~20 cycles: it waits for every store the thread has pending, such as a
 // message just written into a node whose cache line another core holds. Threads past that
-// share shards and add atomically. A thread's shard is given back when it ends.
+// share the last shard, which nobody owns, and add atomically (a plain store of an owner would
+// lose their adds). A thread's shard is given back when it ends.
 //
 // The slot is a constant-initialised thread_local, read without the guard and the call that a
 // thread_local with a constructor costs at every use (twice per message); the first use on a
@@ -33,8 +35,7 @@ class CounterShard {
   [[gnu::noinline]] static inline void claim();  // (inline: defined in this header)
   struct Registry {
     std::mutex mutex;
-    std::array<bool, kCounterShards> used{};
-    size_t next_shared = 0;
+    std::array<bool, kCounterShards> used{};  // (the shared shard's entry stays false)
   };
   static Registry& registry() {
     // Never destroyed: a thread may end (~CounterShardRelease) after static destructors have run.
@@ -60,7 +61,9 @@ struct CounterShardRelease {
     if (!slot.exclusive_) return;
     std::lock_guard lock(CounterShard::registry().mutex);
     CounterShard::registry().used[slot.index_] = false;
-    slot.exclusive_ = false;  // a later add on this thread (another destructor) is atomic
+    // A later add on this thread (another destructor) goes to the shared shard, atomically.
+    slot.exclusive_ = false;
+    slot.index_ = kSharedShard;
   }
 };
 
@@ -71,7 +74,7 @@ void CounterShard::claim() {
   CounterShard& slot = t_counter_shard;
   slot.claimed_ = true;
   auto& used = registry().used;
-  for (size_t i = 0; i < kCounterShards; ++i) {
+  for (size_t i = 0; i < kSharedShard; ++i) {
     if (!used[i]) {
       used[i] = true;
       slot.index_ = static_cast<uint8_t>(i);
@@ -79,7 +82,7 @@ void CounterShard::claim() {
       return;
     }
   }
-  slot.index_ = static_cast<uint8_t>(registry().next_shared++ % kCounterShards);
+  slot.index_ = kSharedShard;
 }
 
 // Adds n to a shard's cell: plainly for its only writer, else atomically.
