@@ -14,7 +14,7 @@ if [ "${THEATER_SKIP_SANITIZERS:-0}" != 1 ]; then
   # Tests that recover from a native stack overflow (a SIGSEGV on a guard page) stay out: TSan
   # does not survive that signal.
   (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-     ./theater_tests --gtest_filter='Scheduler*:Mailbox*:Fiber*:SupervisionPolicy*:StoreTest*:Chain.*:ManifestTable*:EventLog*:ClusterWire*:SmallMutex*:Tiers/MessagingTest.*/Aot:Tiers/RuntimeTest.*/Aot:Tiers/LifecycleTest.*/Aot:ClusterTest.RequestAndSend*:ClusterTest.PerPairOrder*')
+     ./theater_tests --gtest_filter='Scheduler*:Mailbox*:Fiber*:SupervisionPolicy*:StoreTest*:Chain.*:ManifestTable*:EventLog*:ClusterWire*:SmallMutex*:ShardedCounter*:Tiers/MessagingTest.*/Aot:Tiers/RuntimeTest.*/Aot:Tiers/LifecycleTest.*/Aot:ClusterTest.RequestAndSend*:ClusterTest.PerPairOrder*')
   BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DTHEATER_SANITIZE=address,undefined
   (cd build-asan && ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
      ./theater_tests)
