@@ -702,29 +702,20 @@ int32_t Runtime::monitor(const std::string& watcher, const std::string& target) 
     return abi::kOk;
   }
   std::lock_guard lock(monitors_mutex_);
-  monitors_.emplace(target, watcher);
+  monitors_.add(watcher, target);
   return abi::kOk;
 }
 
 int32_t Runtime::demonitor(const std::string& watcher, const std::string& target) {
   std::lock_guard lock(monitors_mutex_);
-  auto [b, e] = monitors_.equal_range(target);
-  for (auto it = b; it != e; ++it) {
-    if (it->second == watcher) {
-      monitors_.erase(it);
-      return abi::kOk;
-    }
-  }
-  return abi::kENOTFOUND;
+  return monitors_.remove(watcher, target) ? abi::kOk : abi::kENOTFOUND;
 }
 
 void Runtime::notify_down(const std::string& target, const std::function<std::string()>& reason_json) {
   std::vector<std::string> watchers;
   {
     std::lock_guard lock(monitors_mutex_);
-    auto [b, e] = monitors_.equal_range(target);
-    for (auto it = b; it != e; ++it) watchers.push_back(it->second);
-    monitors_.erase(target);
+    watchers = monitors_.take_watchers_of(target);
   }
   if (watchers.empty()) return;
   const std::string reason = reason_json();
@@ -740,7 +731,7 @@ void Runtime::notify_down(const std::string& target, const std::function<std::st
 
 void Runtime::drop_monitors_of(const std::string& watcher) {
   std::lock_guard lock(monitors_mutex_);
-  std::erase_if(monitors_, [&](const auto& entry) { return entry.second == watcher; });
+  monitors_.drop_watcher(watcher);
 }
 
 std::string Runtime::new_channel(const std::string& opener, const std::string& target) {

@@ -20,6 +20,7 @@
 #include "actor/actor.hpp"
 #include "actor/events.hpp"
 #include "actor/manifest.hpp"
+#include "actor/monitors.hpp"
 #include "actor/manifest_table.hpp"
 #include "actor/remote.hpp"
 #include "actor/module_cache.hpp"
@@ -283,7 +284,7 @@ class Runtime {
   std::vector<Observer> observers_;
 
   mutable std::mutex monitors_mutex_;
-  std::multimap<std::string, std::string> monitors_;  // target -> watcher
+  MonitorTable monitors_;
 
   mutable std::mutex channels_mutex_;
   std::map<std::string, Channel> channels_;
