@@ -459,11 +459,11 @@ TEST(SchedulerWatchdog, InterruptsATurnThatRunsPastATickAndNoOther) {
     interrupted_after.set_value(std::chrono::steady_clock::now() - started);
   });
   std::atomic<int> quick_turns{0};
-  auto short_turns = std::make_shared<CallbackTask>([&] {
+  auto short_turn = [&] {
     s.interrupt_slot()->publish(quick.get());
     s.interrupt_slot()->unpublish();
     quick_turns.fetch_add(1);
-  });
+  };
   s.schedule(long_turn);
   auto done = interrupted_after.get_future();
   ASSERT_EQ(done.wait_for(5s), std::future_status::ready) << "never interrupted";
@@ -471,9 +471,12 @@ TEST(SchedulerWatchdog, InterruptsATurnThatRunsPastATickAndNoOther) {
   EXPECT_GE(done.get(), Scheduler::kWatchdogTick);
   EXPECT_EQ(runner->interrupts.load(), 1) << "the turn ended at its first interrupt";
   for (int i = 0; i < 50; ++i) {
-    s.schedule(short_turns);
+    // A task of its own each time: one that has just counted may not have ended its turn yet,
+    // and scheduling it again then would be a no-op (it is still queued, and has no work).
+    s.schedule(std::make_shared<CallbackTask>(short_turn));
     wait_until([&] { return quick_turns.load() == i + 1; });
   }
+  EXPECT_EQ(quick_turns.load(), 50);
   EXPECT_EQ(quick->interrupts.load(), 0) << "short turns are never interrupted";
   EXPECT_EQ(s.interrupt_slot(), nullptr) << "not a worker: no slot";
 }
