@@ -180,7 +180,10 @@ void Scheduler::run_hosted(TaskPtr task) {
   }();
   hosted_turns_.fetch_add(1, std::memory_order_relaxed);
   guest.hosted = std::move(task);
+  hosting_.fetch_add(1);  // seq_cst: see watchdog_asleep_
+  wake_watchdog();
   run_loop_as(guest);
+  hosting_.fetch_sub(1);
   std::vector<TaskPtr> handoff;
   {
     std::lock_guard lock(guest.mutex);
@@ -316,8 +319,21 @@ void Scheduler::worker_loop() {
       self.parks.fetch_add(1, std::memory_order_relaxed);
       park_cv_.wait(lock);
     }
-    parked_.fetch_sub(1, std::memory_order_acq_rel);
+    parked_.fetch_sub(1);  // seq_cst: see watchdog_asleep_
+    lock.unlock();
+    wake_watchdog();
   }
+}
+
+bool Scheduler::idle() const { return parked_.load() == workers_.size() && hosting_.load() == 0; }
+
+void Scheduler::wake_watchdog() {
+  if (!watchdog_asleep_.load()) return;
+  {
+    std::lock_guard lock(watchdog_mutex_);
+    watchdog_asleep_.store(false);
+  }
+  watchdog_cv_.notify_one();
 }
 
 bool Scheduler::in_turn() { return t_in_turn; }
@@ -338,11 +354,25 @@ void Scheduler::watchdog_loop() {
     if (turn % 2 == 1 && turn == last) w.interrupt_slot->interrupt();
     last = turn;
   };
+  unsigned idle_ticks = 0;
   std::unique_lock lock(watchdog_mutex_);
   while (!watchdog_cv_.wait_for(lock, kWatchdogTick, [this] { return watchdog_stopping_; })) {
+    watchdog_ticks_.fetch_add(1, std::memory_order_relaxed);
     for (auto& w : workers_) watch(*w);
-    std::lock_guard guests(guests_mutex_);
-    for (auto& [thread, w] : guests_) watch(*w);
+    {
+      std::lock_guard guests(guests_mutex_);
+      for (auto& [thread, w] : guests_) watch(*w);
+    }
+    if (!idle()) {
+      idle_ticks = 0;
+      continue;
+    }
+    if (++idle_ticks < kWatchdogIdleTicks) continue;
+    // Asleep first, then idle once more: a worker that woke in between sees the flag and wakes us.
+    watchdog_asleep_.store(true);
+    if (idle()) watchdog_cv_.wait(lock, [this] { return watchdog_stopping_ || !watchdog_asleep_.load(); });
+    watchdog_asleep_.store(false);
+    idle_ticks = 0;
   }
 }
 
@@ -354,6 +384,7 @@ Scheduler::Stats Scheduler::stats() const {
     s.parks += w->parks.load(std::memory_order_relaxed);
   }
   s.hosted_turns = hosted_turns_.load(std::memory_order_relaxed);
+  s.watchdog_ticks = watchdog_ticks_.load(std::memory_order_relaxed);
   s.turns += s.hosted_turns;
   return s;
 }

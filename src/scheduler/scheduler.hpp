@@ -76,6 +76,9 @@ class Scheduler {
   // threads (nothing watches others). Ask again after a wait: the turn may have moved.
   static engine::InterruptSlot* interrupt_slot();  // (a RunHere thread's turn is watched too)
   static constexpr std::chrono::milliseconds kWatchdogTick{5};
+  // Ticks with every worker parked and no turn hosted after which the watchdog sleeps until a
+  // worker wakes (or a thread hosts a turn): an idle runtime does not wake 200 times a second.
+  static constexpr unsigned kWatchdogIdleTicks = 20;
 
   // For a thread that is not a worker and delivers messages from elsewhere (a cluster node's NATS
   // thread): while a RunHere lives, the first task this thread schedules is kept instead of
@@ -97,6 +100,7 @@ class Scheduler {
   struct Stats {
     uint64_t turns = 0, steals = 0, parks = 0;
     uint64_t hosted_turns = 0;  // turns run on a RunHere thread (also counted in turns)
+    uint64_t watchdog_ticks = 0;  // times the watchdog looked (it sleeps while all is idle)
   };
   Stats stats() const;
 
@@ -140,6 +144,8 @@ class Scheduler {
   void run_hosted(TaskPtr task);  // RunHere's turn (on a loop fiber of the calling thread)
   void timer_loop();
   void watchdog_loop();
+  bool idle() const;     // every worker parked, no turn hosted
+  void wake_watchdog();  // after a worker unparks or before a turn is hosted
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stopping_{false};
@@ -171,6 +177,12 @@ class Scheduler {
   std::mutex watchdog_mutex_;
   std::condition_variable watchdog_cv_;
   bool watchdog_stopping_ = false;
+  // The watchdog sleeps (no tick) while this is set: set by it, under watchdog_mutex_, once all
+  // was idle for kWatchdogIdleTicks; cleared by wake_watchdog. seq_cst, as parked_ and hosting_:
+  // either the watchdog sees a worker awake (and does not sleep) or the worker sees it asleep.
+  std::atomic<bool> watchdog_asleep_{false};
+  std::atomic<unsigned> hosting_{0};  // turns being hosted (RunHere) now
+  std::atomic<uint64_t> watchdog_ticks_{0};
   std::thread watchdog_thread_;
 };
 

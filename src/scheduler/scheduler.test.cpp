@@ -498,6 +498,41 @@ TEST(SchedulerWatchdog, WatchesAHostedTurn) {
   EXPECT_EQ(task->thread.load(), std::this_thread::get_id());
 }
 
+// An idle scheduler's watchdog stops ticking after kWatchdogIdleTicks, and a turn that runs past
+// a tick after that, on a worker or hosted, is still interrupted: a worker that wakes, or a
+// thread about to host a turn, wakes the watchdog.
+TEST(SchedulerWatchdog, SleepsWhileIdleAndStillInterruptsTheNextLongTurn) {
+  Scheduler s(2);
+  const auto idle_long_enough = Scheduler::kWatchdogTick * (Scheduler::kWatchdogIdleTicks + 40);
+  auto ticks_while_idle = [&] {
+    std::this_thread::sleep_for(idle_long_enough);  // asleep by now
+    const uint64_t before = s.stats().watchdog_ticks;
+    std::this_thread::sleep_for(Scheduler::kWatchdogTick * 40);
+    return s.stats().watchdog_ticks - before;
+  };
+  EXPECT_LE(ticks_while_idle(), 1u) << "the watchdog ticked on while nothing ran";
+  InterruptCounter runner;
+  auto long_turn = [&] {
+    s.interrupt_slot()->publish(&runner);
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    while (runner.interrupts.load() == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+    s.interrupt_slot()->unpublish();
+  };
+  auto on_worker = std::make_shared<CallbackTask>(long_turn);
+  s.schedule(on_worker);
+  wait_until([&] { return on_worker->turns.load() == 1; });
+  EXPECT_EQ(runner.interrupts.load(), 1) << "a worker's turn after the watchdog slept";
+  EXPECT_LE(ticks_while_idle(), 1u) << "asleep again";
+  runner.interrupts.store(0);
+  auto hosted = std::make_shared<CallbackTask>(long_turn);
+  {
+    Scheduler::RunHere here(s);
+    s.schedule(hosted);
+  }  // runs the turn here, while every worker is parked
+  EXPECT_EQ(hosted->thread.load(), std::this_thread::get_id());
+  EXPECT_EQ(runner.interrupts.load(), 1) << "a hosted turn after the watchdog slept";
+}
+
 // An instance destroyed while it is named in a slot leaves it: the watchdog, which keeps
 // interrupting that long turn, never reaches it (AddressSanitizer and ThreadSanitizer check).
 TEST(SchedulerWatchdog, AnInstanceDestroyedWhilePublishedIsNeverInterrupted) {
