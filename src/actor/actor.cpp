@@ -284,13 +284,40 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
   const uint64_t gen = wait_gen_.fetch_add(1) + 1;
   wait_cancelled_.store(false);
   waiting_.store(true);
+  // A Stop or Terminate already on its way cut short the wait in progress when it came, not
+  // this one: no new wait starts. (waiting_ first, then the flag, both seq_cst, against
+  // deliver_system's flag first, then waiting_: one of the two sees the other.)
+  if (stop_pending_.load()) {
+    waiting_.store(false);
+    return false;
+  }
   auto self = shared_from_this();
   // While waiting, the handler's own time does not run.
   const auto paused_at = std::chrono::steady_clock::now();
   start([self, gen] { self->wake(gen); });
+  // A wait while a stop is under way (a theater_shutdown that makes a request) ends at the stop's
+  // kill deadline, as a running handler does: it is killed there.
+  Scheduler::TimerId kill_timer = 0;
+  auto killed_waiting = std::make_shared<std::atomic<bool>>(false);
+  if (const int64_t kill_at = kill_at_ns_.load(); kill_at != std::numeric_limits<int64_t>::max()) {
+    const int64_t left_ns = std::max<int64_t>(0, kill_at - steady_ns(paused_at));
+    kill_timer = runtime_.scheduler().after(std::chrono::milliseconds(left_ns / 1'000'000 + 1),
+                                            [self, gen, killed_waiting] {
+                                              // This wait's own flag, set before the wake: read
+                                              // when it resumes, whoever resumes it.
+                                              killed_waiting->store(true);
+                                              if (self->mark_woken(gen)) self->runtime_.scheduler().schedule(self);
+                                            });
+  }
   suspend();
+  if (kill_timer) runtime_.scheduler().cancel(kill_timer);
   if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
-  return !wait_cancelled_.exchange(false);
+  const bool cancelled = wait_cancelled_.exchange(false);
+  if (killed_waiting->load()) {
+    killed_ = true;  // the failure that follows is a kill (fail)
+    return false;
+  }
+  return !cancelled;
 }
 
 bool Actor::mark_woken(uint64_t gen) {

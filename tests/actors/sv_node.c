@@ -21,7 +21,9 @@
 //   environment SV_INIT_FAIL = "sha256:<ref>": while the store holds that blob, init fails
 //   environment SV_SLOW_INIT = "sha256:<ref>": while the store holds that blob, init computes for
 //                SV_SLOW_INIT_MS milliseconds first
-//   environment SV_HANG_SHUTDOWN = "1": theater_shutdown stages "shutdown-started" then loops forever
+//   environment SV_HANG_SHUTDOWN = "1": theater_shutdown stages "shutdown-started" then loops forever;
+//                = "wait <id>": it stages that, then makes a request to actor <id> with a 60 s
+//                timeout (the test keeps <id> too busy to answer)
 //   (otherwise theater_shutdown logs "shutdown")
 // theater_handle_down appends "<id> <reason>" to the down notices (kept in the committed state).
 #include <stdlib.h>
@@ -144,6 +146,12 @@ THEATER_SHUTDOWN(on_shutdown) {
   if (hang && *hang == '1') {
     theater_state_set_str("shutdown-started");
     for (;;) busy_ms(1000);
+  }
+  if (hang && strncmp(hang, "wait ", 5) == 0) {
+    theater_state_set_str("shutdown-started");
+    theater_buf answer = {0, 0};
+    theater_request(hang + 5, theater_slen(hang + 5), "ping", 4, 60000, &answer);
+    return 0;
   }
   theater_log(THEATER_INFO, "shutdown");
   return 0;

@@ -68,6 +68,33 @@ TEST_P(LifecycleTest, AShutdownThatNeverReturnsIsKilledAtTheDeadline) {
   EXPECT_EQ(ask(watcher, "downs"), id + " {\"reason\":\"killed\"}\n");
 }
 
+// A theater_shutdown that waits (a request to an actor too busy to answer, with a 60 s timeout)
+// makes no fuel check: the wait itself ends at the stop's deadline, and the actor is killed there.
+TEST_P(LifecycleTest, AShutdownThatWaitsIsKilledAtTheDeadline) {
+  auto busy = node("busy");
+  busy.limits.handler_timeout_ms = 30000;
+  busy.limits.shutdown_timeout_ms = 200;
+  const auto busy_id = runtime->spawn(busy);
+  ASSERT_EQ(runtime->send(busy_id, "hang"), abi::kOk);  // busy until it is stopped
+  auto m = node("waits");
+  m.environment = {{"SV_HANG_SHUTDOWN", "wait " + busy_id}};
+  m.limits.shutdown_timeout_ms = 200;
+  auto id = runtime->spawn(m);
+  auto watcher = runtime->spawn(node("watcher"));
+  EXPECT_EQ(ask(watcher, "monitor " + id), "0");
+  auto actor = runtime->find(id);
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(runtime->stop(id));
+  EXPECT_LT(Clock::now() - t0, 10s) << "the wait ran on to its own timeout";
+  EXPECT_EQ(actor->status(), ActorStatus::Stopped);
+  EXPECT_NE(actor->committed_state(), "shutdown-started");
+  EXPECT_EQ(events_of(id, "killed").size(), 1u);
+  EXPECT_TRUE(events_of(id, "failed").empty());
+  ASSERT_TRUE(runtime->stop(busy_id));
+  settle();
+  EXPECT_EQ(ask(watcher, "downs"), id + " {\"reason\":\"killed\"}\n");
+}
+
 TEST_P(LifecycleTest, AStopGoesOnPastAChildThatHangs) {
   manifest_file("good", "");
   manifest_file("stuck", "[environment]\nSV_HANG_SHUTDOWN = \"1\"\n[limits]\nshutdown_timeout_ms = 200\n");
