@@ -8,6 +8,7 @@
 //   "exit"         stops normally (theater_exit "normal")
 //   "busy <ms>"    computes for ms milliseconds
 //   "hang"         loops until the handler deadline kills it
+//   "busy_then_ask <id>"  computes for 300 ms, then requests "ping" of <id> (60 s timeout)
 //   "mark <tag>"   logs "mark <tag>" (shows which instance handled a message)
 // Requests:
 //   "ping"         replies "pong"
@@ -94,6 +95,18 @@ THEATER_HANDLE_SEND(on_send) {
   }
   if (theater_msg_is(msg, len, "hang")) {
     for (;;) busy_ms(1000);
+  }
+  if (theater_msg_is(msg, len, "busy_then_ask")) {
+    int32_t n = 0;
+    const uint8_t* arg = theater_msg_arg(msg, len, &n);
+    char id[128];
+    if (!arg || n >= (int32_t)sizeof id) return 1;
+    memcpy(id, arg, (size_t)n);
+    busy_ms(300);
+    theater_buf answer = {0, 0};
+    theater_request(id, n, "ping", 4, 60000, &answer);
+    theater_buf_free(&answer);
+    return 0;
   }
   if (theater_msg_is(msg, len, "mark")) {
     int32_t n = 0;

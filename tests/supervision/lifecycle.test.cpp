@@ -95,6 +95,28 @@ TEST_P(LifecycleTest, AShutdownThatWaitsIsKilledAtTheDeadline) {
   EXPECT_EQ(ask(watcher, "downs"), id + " {\"reason\":\"killed\"}\n");
 }
 
+// A stop that arrives while a handler computes cuts no wait (there is none yet); the request the
+// handler makes next ends at once, not at the stop's deadline.
+TEST_P(LifecycleTest, AWaitStartedAfterAStopWasAskedForEndsAtOnce) {
+  auto busy = node("busy");
+  busy.limits.handler_timeout_ms = 30000;
+  busy.limits.shutdown_timeout_ms = 200;
+  const auto busy_id = runtime->spawn(busy);
+  ASSERT_EQ(runtime->send(busy_id, "hang"), abi::kOk);  // too busy to answer
+  auto m = node("asker");
+  m.limits.shutdown_timeout_ms = 5000;
+  const auto id = runtime->spawn(m);
+  ASSERT_EQ(runtime->send(id, "busy_then_ask " + busy_id), abi::kOk);
+  std::this_thread::sleep_for(100ms);  // computing now
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(runtime->stop(id));
+  EXPECT_LT(Clock::now() - t0, 3s) << "the request waited for the stop's 5 s deadline";
+  EXPECT_TRUE(events_of(id, "killed").empty()) << "cut by the stop, not killed at its deadline";
+  EXPECT_EQ(events_of(id, "stopped").size(), 1u);
+  ASSERT_TRUE(runtime->stop(busy_id));
+  settle();
+}
+
 TEST_P(LifecycleTest, AStopGoesOnPastAChildThatHangs) {
   manifest_file("good", "");
   manifest_file("stuck", "[environment]\nSV_HANG_SHUTDOWN = \"1\"\n[limits]\nshutdown_timeout_ms = 200\n");
