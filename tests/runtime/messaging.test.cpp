@@ -178,6 +178,23 @@ TEST_P(MessagingTest, StoppingAReceiverEndsTheWaitOfItsFloodingSender) {
   EXPECT_EQ(events_of(sender, "failed").size(), 1u);
 }
 
+// A waiting sender is woken by its receiver once the backlog drains, and by a timer
+// (Actor::kDrainWaitMax) if that does not come: a receiver that computes for long (or a lost wake)
+// never leaves it stuck. Each time, it sends a burst more and waits again.
+TEST_P(MessagingTest, ASenderWaitingForADrainThatDoesNotComeIsWokenByItsTimer) {
+  use_workers(2);
+  const auto [receiver, sender] = flood_a_busy_receiver(2000, 100000000);
+  const uint64_t waits_before = runtime_counters().drain_waits.value();
+  std::this_thread::sleep_for(Actor::kDrainWaitMax * 15);  // the receiver still computes
+  const uint64_t waits = runtime_counters().drain_waits.value() - waits_before;
+  EXPECT_GE(waits, 3u) << "the sender stayed in one wait";
+  EXPECT_GT(runtime->find(receiver)->mailbox_depth(), Actor::kSendBacklog + Actor::kSendBurst)
+      << "no burst was sent after a timer's wake";
+  ASSERT_TRUE(runtime->stop(sender));
+  ASSERT_TRUE(runtime->stop(receiver));
+  settle();
+}
+
 // A sender stopped while it waits for its receiver to drain ends its handler there, as a
 // request's wait does: it is not left to flood on until the shutdown deadline kills it.
 TEST_P(MessagingTest, StoppingAFloodingSenderEndsItsHandlerAtTheWait) {
