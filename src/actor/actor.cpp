@@ -298,22 +298,23 @@ bool Actor::await(const std::function<void(std::function<void()> wake)>& start) 
   // A wait while a stop is under way (a theater_shutdown that makes a request) ends at the stop's
   // kill deadline, as a running handler does: it is killed there.
   Scheduler::TimerId kill_timer = 0;
-  auto killed_waiting = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> killed_waiting;  // only under a kill deadline
   if (const int64_t kill_at = kill_at_ns_.load(); kill_at != std::numeric_limits<int64_t>::max()) {
+    killed_waiting = std::make_shared<std::atomic<bool>>(false);
     const int64_t left_ns = std::max<int64_t>(0, kill_at - steady_ns(paused_at));
     kill_timer = runtime_.scheduler().after(std::chrono::milliseconds(left_ns / 1'000'000 + 1),
                                             [self, gen, killed_waiting] {
                                               // This wait's own flag, set before the wake: read
                                               // when it resumes, whoever resumes it.
                                               killed_waiting->store(true);
-                                              if (self->mark_woken(gen)) self->runtime_.scheduler().schedule(self);
+                                              self->wake(gen);
                                             });
   }
   suspend();
   if (kill_timer) runtime_.scheduler().cancel(kill_timer);
   if (deadline_ != kNoDeadlineYet) deadline_ += std::chrono::steady_clock::now() - paused_at;
   const bool cancelled = wait_cancelled_.exchange(false);
-  if (killed_waiting->load()) {
+  if (killed_waiting && killed_waiting->load()) {
     killed_ = true;  // the failure that follows is a kill (fail)
     return false;
   }

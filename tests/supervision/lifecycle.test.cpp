@@ -43,6 +43,31 @@ class LifecycleTest : public RuntimeTest {
                                 "\"\nhandlers = [\"message-server\", \"supervisor\", \"store\"]\n" + extra);
     return path;
   }
+  // An sv_node kept too busy to answer anything until it is stopped (a 200 ms deadline).
+  std::string spawn_too_busy_to_answer() {
+    auto busy = node("busy");
+    busy.limits.handler_timeout_ms = 30000;
+    busy.limits.shutdown_timeout_ms = 200;
+    const auto id = runtime->spawn(busy);
+    EXPECT_EQ(runtime->send(id, "hang"), abi::kOk);
+    return id;
+  }
+  // Stops `id`, whose theater_shutdown (200 ms deadline) stages "shutdown-started" and does not
+  // end by itself, and checks that it was killed at the deadline, within `within`.
+  void expect_stop_kills_at_deadline(const std::string& id, Clock::duration within) {
+    auto actor = runtime->find(id);
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(runtime->stop(id));
+    const auto took = Clock::now() - t0;
+    EXPECT_GE(took, 200ms);
+    EXPECT_LT(took, within) << "the shutdown ran on past its deadline";
+    EXPECT_EQ(actor->status(), ActorStatus::Stopped);
+    // Killed: what its theater_shutdown staged is dropped with the instance.
+    EXPECT_NE(actor->committed_state(), "shutdown-started");
+    EXPECT_EQ(events_of(id, "killed").size(), 1u);
+    EXPECT_EQ(events_of(id, "stopped").size(), 1u);
+    EXPECT_TRUE(events_of(id, "failed").empty());
+  }
   std::filesystem::path dir_;
 };
 
@@ -52,18 +77,7 @@ TEST_P(LifecycleTest, AShutdownThatNeverReturnsIsKilledAtTheDeadline) {
   auto id = runtime->spawn(node("hang", true));
   auto watcher = runtime->spawn(node("watcher"));
   EXPECT_EQ(ask(watcher, "monitor " + id), "0");
-  auto actor = runtime->find(id);
-  const auto t0 = Clock::now();
-  ASSERT_TRUE(runtime->stop(id));
-  const auto took = Clock::now() - t0;
-  EXPECT_GE(took, 200ms);
-  EXPECT_LT(took, 5s);
-  EXPECT_EQ(actor->status(), ActorStatus::Stopped);
-  // Killed: what its theater_shutdown staged is dropped with the instance.
-  EXPECT_NE(actor->committed_state(), "shutdown-started");
-  EXPECT_EQ(events_of(id, "killed").size(), 1u);
-  EXPECT_EQ(events_of(id, "stopped").size(), 1u);
-  EXPECT_TRUE(events_of(id, "failed").empty());
+  expect_stop_kills_at_deadline(id, 5s);
   settle();
   EXPECT_EQ(ask(watcher, "downs"), id + " {\"reason\":\"killed\"}\n");
 }
@@ -71,25 +85,14 @@ TEST_P(LifecycleTest, AShutdownThatNeverReturnsIsKilledAtTheDeadline) {
 // A theater_shutdown that waits (a request to an actor too busy to answer, with a 60 s timeout)
 // makes no fuel check: the wait itself ends at the stop's deadline, and the actor is killed there.
 TEST_P(LifecycleTest, AShutdownThatWaitsIsKilledAtTheDeadline) {
-  auto busy = node("busy");
-  busy.limits.handler_timeout_ms = 30000;
-  busy.limits.shutdown_timeout_ms = 200;
-  const auto busy_id = runtime->spawn(busy);
-  ASSERT_EQ(runtime->send(busy_id, "hang"), abi::kOk);  // busy until it is stopped
+  const auto busy_id = spawn_too_busy_to_answer();
   auto m = node("waits");
   m.environment = {{"SV_HANG_SHUTDOWN", "wait " + busy_id}};
   m.limits.shutdown_timeout_ms = 200;
   auto id = runtime->spawn(m);
   auto watcher = runtime->spawn(node("watcher"));
   EXPECT_EQ(ask(watcher, "monitor " + id), "0");
-  auto actor = runtime->find(id);
-  const auto t0 = Clock::now();
-  ASSERT_TRUE(runtime->stop(id));
-  EXPECT_LT(Clock::now() - t0, 10s) << "the wait ran on to its own timeout";
-  EXPECT_EQ(actor->status(), ActorStatus::Stopped);
-  EXPECT_NE(actor->committed_state(), "shutdown-started");
-  EXPECT_EQ(events_of(id, "killed").size(), 1u);
-  EXPECT_TRUE(events_of(id, "failed").empty());
+  expect_stop_kills_at_deadline(id, 10s);  // (not the request's own 60 s timeout)
   ASSERT_TRUE(runtime->stop(busy_id));
   settle();
   EXPECT_EQ(ask(watcher, "downs"), id + " {\"reason\":\"killed\"}\n");
@@ -98,11 +101,7 @@ TEST_P(LifecycleTest, AShutdownThatWaitsIsKilledAtTheDeadline) {
 // A stop that arrives while a handler computes cuts no wait (there is none yet); the request the
 // handler makes next ends at once, not at the stop's deadline.
 TEST_P(LifecycleTest, AWaitStartedAfterAStopWasAskedForEndsAtOnce) {
-  auto busy = node("busy");
-  busy.limits.handler_timeout_ms = 30000;
-  busy.limits.shutdown_timeout_ms = 200;
-  const auto busy_id = runtime->spawn(busy);
-  ASSERT_EQ(runtime->send(busy_id, "hang"), abi::kOk);  // too busy to answer
+  const auto busy_id = spawn_too_busy_to_answer();
   auto m = node("asker");
   m.limits.shutdown_timeout_ms = 5000;
   const auto id = runtime->spawn(m);

@@ -357,9 +357,8 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
  public:
   struct Export {
     theater_export_fn fn;
-    const FuncExport* sig;  // in info_
-    // The signature's arity, checked at every call (without following sig into its vectors);
-    // UINT32_MAX when the module's info does not name the export (every call is refused).
+    // The signature's arity (from info_), checked at every call; UINT32_MAX when the module's
+    // info does not name the export (every call is refused).
     uint32_t params = UINT32_MAX, results = 0;
   };
 
@@ -367,9 +366,8 @@ class AotModule final : public Module, public std::enable_shared_from_this<AotMo
       : so_(std::move(so)), slots_(std::move(slots)) {
     info_ = std::move(info);
     for (const auto& [name, fn] : so_->exports) {
-      const FuncExport* sig = info_.find_function(name);
-      Export e{fn, sig};
-      if (sig) {
+      Export e{fn};
+      if (const FuncExport* sig = info_.find_function(name)) {
         e.params = static_cast<uint32_t>(sig->sig.params.size());
         e.results = static_cast<uint32_t>(sig->sig.results.size());
       }
