@@ -6,6 +6,10 @@
 //                per comparison) and recursion, as qsort does
 //   eval(n)      parses and evaluates an expression of n terms by recursive descent (mutually
 //                recursive functions, the shape of an interpreter or a JSON parser)
+//   sieve(n)     counts the primes below n (at most 65536) by the sieve of Eratosthenes: short
+//                loops of a few instructions, the hardest case for checks on back edges
+//   fib(n)       recursive Fibonacci: a call per few instructions, the hardest case for checks
+//                on recursion (clang turns one of its two calls into a loop)
 // Each returns a checksum, so the compiler cannot drop the work.
 #include <stdint.h>
 
@@ -175,3 +179,24 @@ EXPORT("eval") uint32_t eval(uint32_t n) {
   }
   return sum;
 }
+
+// ---- sieve -------------------------------------------------------------------------------------
+
+EXPORT("sieve") uint32_t sieve(uint32_t n) {
+  uint8_t* prime = buffer;
+  if (n > 65536) n = 65536;
+  for (uint32_t i = 0; i < n; ++i) prime[i] = i >= 2;  // (not a zeroing loop: clang would call memset)
+  for (uint32_t i = 2; i * i < n; ++i) {
+    if (!prime[i]) continue;
+    for (uint32_t j = i * i; j < n; j += i) prime[j] = 0;
+  }
+  uint32_t count = 0;
+  for (uint32_t i = 2; i < n; ++i) count += prime[i];
+  return count;
+}
+
+// ---- fib ---------------------------------------------------------------------------------------
+
+static uint32_t fib_of(uint32_t n) { return n < 2 ? n : fib_of(n - 1) + fib_of(n - 2); }
+
+EXPORT("fib") uint32_t fib(uint32_t n) { return fib_of(n); }

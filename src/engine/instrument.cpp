@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "engine/engine.hpp"
+#include "engine/unroll.hpp"
 #include "engine/wabt_util.hpp"
 
 namespace theater::engine {
@@ -123,29 +124,10 @@ Index add_fuel_global(wabt::Module& m) {
 
 // ---- code rewrite ------------------------------------------------------------------------------
 
-bool is_call(const wabt::Expr& e) {
-  switch (e.type()) {
-    case wabt::ExprType::Call:
-    case wabt::ExprType::CallIndirect:
-    case wabt::ExprType::CallRef:
-    case wabt::ExprType::ReturnCall:
-    case wabt::ExprType::ReturnCallIndirect: return true;
-    default: return false;
-  }
-}
-
-bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
-
 bool has_body(wabt::Expr& e) {
   bool any = false;
   for_each_body(e, [&](wabt::ExprList&) { any = true; });
   return any;
-}
-
-bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
-  bool found = false;
-  for_each_expr(list, [&](const wabt::Expr& e) { found = found || pred(e); });
-  return found;
 }
 
 // Which calls need a fuel check before them. Code runs unboundedly only by passing loops' back
@@ -346,8 +328,13 @@ class CallTargets {
 class CodeRewriter {
  public:
   CodeRewriter(wabt::Module& m, const CallTargets& targets, Index fuel_global, InstrumentStats& stats,
-               bool fuel_checks)
-      : module_(m), targets_(targets), fuel_global_(fuel_global), stats_(stats), fuel_checks_(fuel_checks) {}
+               bool fuel_checks, const std::unordered_map<const wabt::LoopExpr*, uint32_t>& unrolled)
+      : module_(m),
+        targets_(targets),
+        fuel_global_(fuel_global),
+        stats_(stats),
+        fuel_checks_(fuel_checks),
+        unrolled_(unrolled) {}
 
   void function(wabt::Func& f) {
     // Decided before memory.grow becomes a call to the host (a leaf that grows stays a leaf).
@@ -357,7 +344,7 @@ class CodeRewriter {
       f.local_types.AppendDecl(wabt::Type::I32, 1);
       fuel_local_ = f.GetNumParamsAndLocals() - 1;
     }
-    labels_.assign(1, false);  // the function's own label: a branch to it returns
+    labels_.assign(1, 0);  // the function's own label: a branch to it returns
     loop_params_.assign(1, false);
     checked_.assign(1, false);
     rewrite(f.exprs);
@@ -385,7 +372,7 @@ class CodeRewriter {
   struct OpenList {
     wabt::ExprList* list;
     wabt::ExprList::iterator at;
-    bool loop;         // the body of a loop: a branch to its label goes round
+    uint32_t loop;     // the body of a loop: a branch to its label goes round (as labels_)
     bool loop_params;  // ... a loop with parameters
     bool started = false;
   };
@@ -394,7 +381,7 @@ class CodeRewriter {
   // expressions in order, each nested list in full before the expression after the one it is in.
   void rewrite(wabt::ExprList& function_body) {
     std::vector<OpenList> open;
-    open.push_back({&function_body, function_body.begin(), false, false, true});  // (its entries: function())
+    open.push_back({&function_body, function_body.begin(), 0, false, true});  // (its entries: function())
     while (!open.empty()) {
       OpenList& top = open.back();
       if (!top.started) {
@@ -422,7 +409,8 @@ class CodeRewriter {
       std::vector<OpenList> nested;
       for_each_body(e, [&](wabt::ExprList& body) {
         const bool loop = is_loop(e);
-        nested.push_back({&body, body.begin(), loop, loop && has_params(cast<wabt::LoopExpr>(&e)->block.decl)});
+        nested.push_back({&body, body.begin(), loop ? iterations_per_pass(*cast<wabt::LoopExpr>(&e)) : 0,
+                          loop && has_params(cast<wabt::LoopExpr>(&e)->block.decl)});
       });
       for (auto n = nested.rbegin(); n != nested.rend(); ++n) open.push_back(*n);
     }
@@ -439,7 +427,7 @@ class CodeRewriter {
       ++stats_.grows_routed;
       return std::next(it);
     }
-    const bool back_edge = fuel_checks_ && back_edge_unchecked(*it);
+    const uint32_t back_edge = fuel_checks_ ? back_edge_unchecked(*it) : 0;  // iterations it stands for
     if (back_edge && !fuel_local_ && it->type() == wabt::ExprType::BrIf && !target_takes_values(*it)) {
       // br_if L  ->  if  <check>  br L  end: the check runs only when the loop goes round again,
       // not on every way out of it (a loop written do-while, as compilers emit them, leaves
@@ -449,7 +437,7 @@ class CodeRewriter {
       // before the branch let the C compiler do better (sha256's blocks: +3.7% against +5.6%).
       // The new `if` holds only the check and the branch: it is not walked.
       auto taken = std::make_unique<wabt::IfExpr>();
-      wabt::ExprList check = fuel_check();
+      wabt::ExprList check = fuel_check(back_edge);
       taken->true_.exprs.splice(taken->true_.exprs.end(), check);
       const Index depth = cast<wabt::BrIfExpr>(&*it)->var.index();
       taken->true_.exprs.push_back(std::make_unique<wabt::BrExpr>(index_var(depth + 1)));
@@ -459,7 +447,7 @@ class CodeRewriter {
     }
     if (back_edge || (fuel_checks_ && targets_.needs_check(*it) && !checked_in_this_call())) {
       // Stack-neutral, so it fits under a branch's or a call's operands.
-      wabt::ExprList check = fuel_check();
+      wabt::ExprList check = fuel_check(back_edge ? back_edge : 1);
       list.splice(it, check);
       checked_.back() = true;
     }
@@ -498,13 +486,20 @@ class CodeRewriter {
     return depth < loop_params_.size() && loop_params_[loop_params_.size() - 1 - depth];
   }
 
-  // A branch back to a loop head that no check has run before in this iteration. A check at
+  // A pass over an unrolled loop's back edge stands for several iterations (unroll.hpp).
+  uint32_t iterations_per_pass(const wabt::LoopExpr& loop) const {
+    const auto it = unrolled_.find(&loop);
+    return it == unrolled_.end() ? 1 : it->second;
+  }
+
+  // A branch back to a loop head that no check has run before in this iteration (returns the
+  // iterations a pass over it stands for; 0: not such a branch). A check at
   // the top level of a list runs before everything after it in that list, and before all that
   // is nested in it; a list inside the loop (or the loop's own body) with a check before this
   // point means the iteration has passed one (a call that is checked, typically: a parser's
   // loop over its tokens). Labels are depths, 0 the innermost; the innermost loop among the
   // targets decides, as any list inside it is also inside the outer ones.
-  bool back_edge_unchecked(const wabt::Expr& e) const {
+  uint32_t back_edge_unchecked(const wabt::Expr& e) const {
     std::optional<size_t> innermost;  // index into labels_
     auto target = [&](const wabt::Var& v) {
       const Index depth = v.index();
@@ -521,13 +516,13 @@ class CodeRewriter {
         for (const auto& t : table->targets) target(t);
         break;
       }
-      default: return false;
+      default: return 0;
     }
-    if (!innermost) return false;
+    if (!innermost) return 0;
     for (size_t i = *innermost; i < checked_.size(); ++i) {
-      if (checked_[i]) return false;
+      if (checked_[i]) return 0;
     }
-    return true;
+    return labels_[*innermost];
   }
 
   wabt::ExprList store_local() {  // fuel = local
@@ -544,9 +539,9 @@ class CodeRewriter {
   }
 
   // Stack-neutral, so valid anywhere an instruction may go:
-  //   local -= 1; if (local < 0) local = __fuel_exhausted(local);     in a leaf with loops
-  //   if (fuel < 0) fuel = __fuel_exhausted(fuel);                     in a function that calls
-  wabt::ExprList fuel_check() {
+  //   local -= units; if (local < 0) local = __fuel_exhausted(local);  in a leaf with loops
+  //   if (fuel < 0) fuel = __fuel_exhausted(fuel);                      in a function that calls
+  wabt::ExprList fuel_check(uint32_t units) {
     wabt::ExprList check;
     if (!fuel_checks_) return check;
     auto get = [&]() -> std::unique_ptr<wabt::Expr> {
@@ -559,7 +554,7 @@ class CodeRewriter {
     };
     check.push_back(get());
     if (fuel_local_) {
-      check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(1)));
+      check.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(static_cast<int32_t>(units))));
       check.push_back(std::make_unique<wabt::BinaryExpr>(wabt::Opcode::I32Sub));
       check.push_back(std::make_unique<wabt::LocalTeeExpr>(index_var(*fuel_local_)));
     }
@@ -580,8 +575,11 @@ class CodeRewriter {
   Index fuel_global_;
   InstrumentStats& stats_;
   bool fuel_checks_;
+  const std::unordered_map<const wabt::LoopExpr*, uint32_t>& unrolled_;
   std::optional<Index> fuel_local_;  // the function being rewritten counts in this local (a leaf)
-  std::vector<bool> labels_;         // enclosing labels, outermost first: true for a loop
+  // Enclosing labels, outermost first: 0 for a block, for a loop the iterations a pass over a
+  // branch back to it stands for (iterations_per_pass).
+  std::vector<uint32_t> labels_;
   std::vector<bool> loop_params_;    // as labels_: a loop that takes parameters
   std::vector<bool> checked_;        // per enclosing list (as labels_): a check planted in it so far
 };
@@ -619,14 +617,23 @@ std::vector<uint8_t> instrument_here(std::span<const uint8_t> wasm, std::string_
     throw LoadError(fmt::format("{}: exports \"{}\", a name the engine reserves for itself", label,
                                 kFuelExport));
   }
+  // Fewer checks on the hottest code, by copying it (unroll.hpp); on the module as read.
+  std::unordered_map<const wabt::LoopExpr*, uint32_t> unrolled;
+  uint32_t cloned = 0;
+  if (options.fuel_checks && options.unroll) {
+    cloned = clone_small_recursion(m);
+    unrolled = unroll_small_loops(m);
+  }
   // Order matters: renumber the module's own references before anything refers to the new imports.
   shift_all_function_indices(m);
   add_host_imports(m);
   const Index fuel_global = add_fuel_global(m);
 
   InstrumentStats stats;
+  stats.loops_unrolled = static_cast<uint32_t>(unrolled.size());
+  stats.functions_cloned = cloned;
   const CallTargets targets(m);  // before any function gets its checks (calls to the host)
-  CodeRewriter rewriter(m, targets, fuel_global, stats, options.fuel_checks);
+  CodeRewriter rewriter(m, targets, fuel_global, stats, options.fuel_checks, unrolled);
   for (Index i = m.num_func_imports; i < m.funcs.size(); ++i) rewriter.function(*m.funcs[i]);
 
   validate(m, label);

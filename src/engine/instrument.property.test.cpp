@@ -59,6 +59,7 @@ class ModuleWriter {
     for (int f = 0; f < functions_; ++f) {
       loops_ = 0;
       current_ = f;
+      open_loops_.clear();
       std::string body = statements(*rc::gen::inRange(onwards_ ? 2 : 0, onwards_ ? 7 : 5), 0);
       out << "  (func $f" << f << (f == 0 || *rc::gen::inRange(0, 3) == 0 ? " (export \"f" + std::to_string(f) + "\")" : "")
           << " (type $v)";
@@ -81,7 +82,10 @@ class ModuleWriter {
   }
 
   std::string statement(int depth) {
-    const int kind = *rc::gen::inRange(0, depth < 2 ? 7 : 4);
+    // (deeper down: calls, and branches out of or round the loops it is in, but no more nesting)
+    int kind = depth < 2 ? *rc::gen::inRange(0, 9) : *rc::gen::element(0, 1, 2, 3, 7, 8);
+    // In a loop, half the statements make no call, so that many loops are unrolled (unroll.hpp).
+    if (!open_loops_.empty() && *rc::gen::arbitrary<bool>()) kind = depth < 2 ? *rc::gen::element(6, 7, 8) : *rc::gen::element(7, 8);
     switch (kind) {
       case 0:
       case 1: {
@@ -96,18 +100,39 @@ class ModuleWriter {
       case 3:
         if (onwards_) return statement(depth);  // (a host call's check would cover the calls after it)
         return "    (call $host)\n";
+      // Loops run up to 19 rounds, so that an unrolled one (unroll.hpp) leaves from each of its
+      // copies; each has a block around it that a branch out of the middle of its body reaches.
       case 4: {  // do-while: the back edge is a br_if
-        const std::string c = std::to_string(loops_++);
-        return "    (local.set " + c + " (i32.const " + std::to_string(*rc::gen::inRange(1, 4)) + "))\n    (loop $l" + c +
-               "\n" + statements(*rc::gen::inRange(0, 3), depth + 1) + "    (local.set " + c + " (i32.sub (local.get " +
-               c + ") (i32.const 1)))\n    (br_if $l" + c + " (local.get " + c + ")))\n";
+        const int c = loops_++;
+        const std::string n = std::to_string(c);
+        open_loops_.push_back(c);
+        const std::string body = statements(*rc::gen::inRange(0, 3), depth + 1);
+        open_loops_.pop_back();
+        return "    (local.set " + n + " (i32.const " + std::to_string(*rc::gen::inRange(1, 20)) + "))\n    (block $b" + n +
+               " (loop $l" + n + "\n" + body + fold(n) + "    (local.set " + n + " (i32.sub (local.get " + n +
+               ") (i32.const 1)))\n    (br_if $l" + n + " (local.get " + n + "))))\n";
       }
       case 5: {  // while: the exit is a br_if, the back edge a br
-        const std::string c = std::to_string(loops_++);
-        return "    (local.set " + c + " (i32.const " + std::to_string(*rc::gen::inRange(0, 4)) + "))\n    (block $b" + c +
-               " (loop $l" + c + "\n    (br_if $b" + c + " (i32.eqz (local.get " + c + ")))\n" +
-               statements(*rc::gen::inRange(0, 3), depth + 1) + "    (local.set " + c + " (i32.sub (local.get " + c +
-               ") (i32.const 1)))\n    (br $l" + c + ")))\n";
+        const int c = loops_++;
+        const std::string n = std::to_string(c);
+        open_loops_.push_back(c);
+        const std::string body = statements(*rc::gen::inRange(0, 3), depth + 1);
+        open_loops_.pop_back();
+        return "    (local.set " + n + " (i32.const " + std::to_string(*rc::gen::inRange(0, 20)) + "))\n    (block $b" + n +
+               " (loop $l" + n + "\n    (br_if $b" + n + " (i32.eqz (local.get " + n + ")))\n" + body + fold(n) +
+               "    (local.set " + n + " (i32.sub (local.get " + n + ") (i32.const 1)))\n    (br $l" + n + ")))\n";
+      }
+      case 7: {  // leave an enclosing loop from the middle of its body, in some round
+        if (open_loops_.empty()) return "    (nop)\n";
+        const std::string n = std::to_string(open_loops_[*rc::gen::inRange<size_t>(0, open_loops_.size())]);
+        return "    (br_if $b" + n + " (i32.eq (local.get " + n + ") (i32.const " + std::to_string(*rc::gen::inRange(0, 12)) +
+               ")))\n";
+      }
+      case 8: {  // go round an enclosing loop early, in some round (counting it, so it ends)
+        if (open_loops_.empty()) return "    (nop)\n";
+        const std::string n = std::to_string(open_loops_[*rc::gen::inRange<size_t>(0, open_loops_.size())]);
+        return "    (if (i32.eq (local.get " + n + ") (i32.const " + std::to_string(*rc::gen::inRange(2, 12)) +
+               ")) (then (local.set " + n + " (i32.sub (local.get " + n + ") (i32.const 1))) (br $l" + n + ")))\n";
       }
       default:
         return "    (if (i32.and (global.get $budget) (i32.const 1)) (then\n" + statements(*rc::gen::inRange(0, 3), depth + 1) +
@@ -115,11 +140,17 @@ class ModuleWriter {
     }
   }
 
+  // Each round of a loop folds its count into $trace: the rounds run show in the result.
+  static std::string fold(const std::string& local) {
+    return "    (global.set $trace (i32.add (i32.mul (global.get $trace) (i32.const 7)) (local.get " + local + ")))\n";
+  }
+
   bool onwards_;
   int functions_;
   int current_ = 0;
   int table_size_ = 0;
   int loops_ = 0;
+  std::vector<int> open_loops_;  // the loops the statement being written is in, by local
 };
 
 // ---- the checker -------------------------------------------------------------------------------
@@ -291,7 +322,9 @@ RC_GTEST_PROP(InstrumentProperty, CodeBetweenTwoChecksIsBounded, ()) {
   ModuleWriter writer(12);
   const std::string wat = writer.module();
   const auto wasm = test::wat_to_wasm(wat);
-  const auto out = instrument(wasm, "random.wat");
+  InstrumentStats stats;
+  const auto out = instrument(wasm, "random.wat", &stats);
+  RC_TAG(stats.loops_unrolled > 0 ? "loops unrolled" : "no loop unrolled");
   wabt::Module m;
   read_module(out, "instrumented", &m);
   Checker checker(m);

@@ -89,6 +89,10 @@ constexpr std::string_view kIndexUser = R"((module
 
 // ---- structure ---------------------------------------------------------------------------------
 
+// The rules for where checks go, on the module as written: no loop unrolled, no function copied
+// (those have tests of their own, in unroll.test.cpp).
+constexpr InstrumentOptions kAsWritten{.unroll = false};
+
 TEST(Instrument, PutsTheHostImportsFirst) {
   auto out = instrument(wat_to_wasm(kIndexUser), "t.wat");
   const auto info = inspect(out, "t.wat");  // validates, or throws
@@ -132,7 +136,8 @@ TEST(Instrument, WritesTheDocumentedCode) {
     (func $leaf)
     (func $looper (loop $l (br_if $l (i32.const 0))))
     (func $f (export "f") (result i32)
-      (call $leaf) (loop $l (br_if $l (i32.const 0))) (drop (call $f)) (memory.grow (i32.const 1)))))"), "t.wat");
+      (call $leaf) (loop $l (br_if $l (i32.const 0))) (drop (call $f)) (memory.grow (i32.const 1)))))"),
+                        "t.wat", nullptr, kAsWritten);
   EXPECT_EQ(wasm_to_wat(out), R"((module
   (type (;0;) (func))
   (type (;1;) (func (result i32)))
@@ -273,7 +278,7 @@ TEST(Instrument, ACheckCoversTheRestOfItsActivation) {
                        (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
     (func $walk (param $n i32)
       (call $walk (local.get $n))
-      (loop $l (call $walk (local.get $n)) (br_if $l (local.get $n))))))"), "t.wat", &stats);
+      (loop $l (call $walk (local.get $n)) (br_if $l (local.get $n))))))"), "t.wat", &stats, kAsWritten);
   // $fib: its first call. $walk: its first call, and its loop's back edge (the call in the
   // loop is covered by the first call's check in the first iteration, by the back edge's in
   // the later ones).
@@ -320,7 +325,7 @@ TEST(Instrument, ABackEdgeAfterACheckedCallIsNotCheckedAgain) {
       (loop $m
         (if (local.get 0) (then (drop (call $r (local.get 0)))))
         (br_if $m (local.get 0)))
-      (i32.const 0))))"), "t.wat", &stats);
+      (i32.const 0))))"), "t.wat", &stats, kAsWritten);
   // $l: the call's check covers the br_if nested after it; $m: the call's, and the back edge's.
   EXPECT_EQ(stats.fuel_checks, 3u);
 }
@@ -398,8 +403,10 @@ TEST(Instrument, RenumberedModuleComputesTheSameResults) {
 
 TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
   // 10000 units of fuel: the loop's back edge takes 10100 (a leaf has no entry check; in a leaf
-  // the check before the br_if also runs when it falls through), so the last hundred each call
-  // the (stub) fuel handler, which returns no new fuel.
+  // the check before the br_if also runs when it falls through). Unrolled eight times
+  // (unroll.hpp), the loop passes its check 1262 times, 8 units each (its last 4 iterations
+  // leave from inside the copies): 10096 units, so the last 12 passes each call the (stub) fuel
+  // handler with -8, and it returns no new fuel.
   auto out = instrument(wat_to_wasm(R"((module
     (func (export "spin") (result i32) (local $i i32)
       (loop $l
@@ -408,8 +415,9 @@ TEST(Instrument, CallsTheHostWhenFuelRunsOut) {
       (local.get $i))))"), "t.wat");
   const auto output = run_all_exports(out);
   EXPECT_TRUE(contains(output, "spin() => i32:10100\n")) << output;
-  // (wasm-interp prints the -1 left as unsigned)
-  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted(i32:4294967295) => i32:0\n"), 100u);
+  // (wasm-interp prints the -8 left as unsigned)
+  EXPECT_EQ(count(output, "called host theater.__fuel_exhausted(i32:4294967288) => i32:0\n"), 12u);
+  EXPECT_EQ(count(output, "called host"), 12u);
 }
 
 TEST(Instrument, MemoryGrowCallsTheHost) {

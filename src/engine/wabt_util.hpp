@@ -78,6 +78,26 @@ void for_each_expr(wabt::ExprList& list, Fn&& fn) {
   }
 }
 
+inline bool is_call(const wabt::Expr& e) {
+  switch (e.type()) {
+    case wabt::ExprType::Call:
+    case wabt::ExprType::CallIndirect:
+    case wabt::ExprType::CallRef:
+    case wabt::ExprType::ReturnCall:
+    case wabt::ExprType::ReturnCallIndirect: return true;
+    default: return false;
+  }
+}
+
+inline bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
+
+// Whether some expression in `list`, at any depth, satisfies pred.
+inline bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
+  bool found = false;
+  for_each_expr(list, [&](const wabt::Expr& e) { found = found || pred(e); });
+  return found;
+}
+
 // The deepest nesting in a function body (0: no block at all).
 size_t nesting_depth(wabt::ExprList& body);
 
