@@ -118,6 +118,8 @@ void kernel(benchmark::State& state, std::string_view name) {
 void BM_KernelSha256(benchmark::State& state) { kernel(state, "sha256"); }
 void BM_KernelSort(benchmark::State& state) { kernel(state, "sort"); }
 void BM_KernelEval(benchmark::State& state) { kernel(state, "eval"); }
+void BM_KernelSieve(benchmark::State& state) { kernel(state, "sieve"); }
+void BM_KernelFib(benchmark::State& state) { kernel(state, "fib"); }
 
 void BM_ComputeFib(benchmark::State& state) { compute(state, "fib"); }
 void BM_ComputeSieve(benchmark::State& state) { compute(state, "sieve"); }
@@ -185,6 +187,8 @@ BENCHMARK(BM_ComputeMix)->ArgNames({"n", "fuel"})->Args({1000000, 0})->Args({100
 BENCHMARK(BM_KernelSha256)->ArgNames({"kib", "fuel"})->Args({256, 0})->Args({256, 1});
 BENCHMARK(BM_KernelSort)->ArgNames({"n", "fuel"})->Args({100000, 0})->Args({100000, 1});
 BENCHMARK(BM_KernelEval)->ArgNames({"terms", "fuel"})->Args({20000, 0})->Args({20000, 1});
+BENCHMARK(BM_KernelSieve)->ArgNames({"n", "fuel"})->Args({65536, 0})->Args({65536, 1});
+BENCHMARK(BM_KernelFib)->ArgNames({"n", "fuel"})->Args({25, 0})->Args({25, 1});
 BENCHMARK(BM_FibNative)->ArgName("n")->Arg(25);
 
 }  // namespace
