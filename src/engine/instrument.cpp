@@ -621,8 +621,9 @@ std::vector<uint8_t> instrument_here(std::span<const uint8_t> wasm, std::string_
   std::unordered_map<const wabt::LoopExpr*, uint32_t> unrolled;
   uint32_t cloned = 0;
   if (options.fuel_checks && options.unroll) {
-    cloned = clone_small_recursion(m);
-    unrolled = unroll_small_loops(m);
+    size_t budget = copy_budget(m);
+    cloned = clone_small_recursion(m, budget);
+    unrolled = unroll_small_loops(m, budget);
   }
   // Order matters: renumber the module's own references before anything refers to the new imports.
   shift_all_function_indices(m);

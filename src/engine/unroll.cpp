@@ -5,6 +5,7 @@
 
 #include <wabt/cast.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -186,14 +187,18 @@ bool is_branch_to_itself(const wabt::Expr& e) {  // (in a loop's body, at its to
 }
 
 // The loop's body without its last expression, once for each extra time it runs (factor - 1),
-// or nothing if the loop does not qualify.
-std::optional<std::vector<wabt::ExprList>> copies_to_unroll(const wabt::Module& m, wabt::LoopExpr& loop) {
+// or nothing if the loop does not qualify or its copies do not fit in the budget.
+std::optional<std::vector<wabt::ExprList>> copies_to_unroll(const wabt::Module& m, wabt::LoopExpr& loop,
+                                                            size_t& budget) {
   wabt::ExprList& body = loop.block.exprs;
   if (takes_or_gives_values(m, loop.block.decl) || body.size() < 2 || !is_branch_to_itself(body.back())) {
     return std::nullopt;
   }
-  const uint32_t factor = unroll_factor(count_exprs(body));
-  if (factor < 2 || contains(body, is_loop) || contains(body, is_call)) return std::nullopt;
+  const size_t size = count_exprs(body);
+  const uint32_t factor = unroll_factor(size);
+  if (factor < 2 || size * (factor - 1) > budget || contains(body, is_loop) || contains(body, is_call)) {
+    return std::nullopt;
+  }
   std::vector<wabt::ExprList> copies;
   for (uint32_t i = 1; i < factor; ++i) {
     wabt::ExprList copy;
@@ -204,6 +209,7 @@ std::optional<std::vector<wabt::ExprList>> copies_to_unroll(const wabt::Module& 
     }
     copies.push_back(std::move(copy));
   }
+  budget -= size * (factor - 1);
   return copies;
 }
 
@@ -214,8 +220,8 @@ std::optional<std::vector<wabt::ExprList>> copies_to_unroll(const wabt::Module& 
 //                         condition; while it holds, the next copy runs (a level deeper, so its
 //                         branches out reach one more label), and the last goes round.
 // Returns how many times the body now runs per pass over the back edge (1: left alone).
-uint32_t unroll(const wabt::Module& m, wabt::LoopExpr& loop) {
-  auto copies = copies_to_unroll(m, loop);
+uint32_t unroll(const wabt::Module& m, wabt::LoopExpr& loop, size_t& budget) {
+  auto copies = copies_to_unroll(m, loop, budget);
   if (!copies) return 1;
   const auto factor = static_cast<uint32_t>(copies->size() + 1);
   wabt::ExprList& body = loop.block.exprs;
@@ -268,7 +274,13 @@ std::optional<wabt::ExprList> clone_exprs(const wabt::ExprList& list) {
   return out;
 }
 
-std::unordered_map<const wabt::LoopExpr*, uint32_t> unroll_small_loops(wabt::Module& m) {
+size_t copy_budget(wabt::Module& m) {
+  size_t total = 0;
+  for (Index f = m.num_func_imports; f < m.funcs.size(); ++f) total += count_exprs(m.funcs[f]->exprs);
+  return std::max<size_t>(total, 1 << 16);
+}
+
+std::unordered_map<const wabt::LoopExpr*, uint32_t> unroll_small_loops(wabt::Module& m, size_t& budget) {
   std::unordered_map<const wabt::LoopExpr*, uint32_t> unrolled;
   for (Index f = m.num_func_imports; f < m.funcs.size(); ++f) {
     std::vector<wabt::LoopExpr*> loops;
@@ -277,18 +289,19 @@ std::unordered_map<const wabt::LoopExpr*, uint32_t> unroll_small_loops(wabt::Mod
     });
     // Only innermost loops qualify, and what unroll() adds holds none: the others stay valid.
     for (wabt::LoopExpr* loop : loops) {
-      if (const uint32_t factor = unroll(m, *loop); factor > 1) unrolled.emplace(loop, factor);
+      if (const uint32_t factor = unroll(m, *loop, budget); factor > 1) unrolled.emplace(loop, factor);
     }
   }
   return unrolled;
 }
 
-uint32_t clone_small_recursion(wabt::Module& m) {
+uint32_t clone_small_recursion(wabt::Module& m, size_t& budget) {
   uint32_t cloned = 0;
   const Index defined_end = static_cast<Index>(m.funcs.size());
   for (Index f = m.num_func_imports; f < defined_end && cloned < kMaxClonedFunctions; ++f) {
     wabt::Func& original = *m.funcs[f];
-    if (!calls_itself(original.exprs, f) || count_exprs(original.exprs) > kMaxClonedBody) continue;
+    const size_t size = count_exprs(original.exprs);
+    if (!calls_itself(original.exprs, f) || size > kMaxClonedBody || size * (kRecursionRing - 1) > budget) continue;
     std::vector<wabt::ExprList> bodies;
     for (uint32_t i = 1; i < kRecursionRing; ++i) {
       auto body = clone_exprs(original.exprs);
@@ -296,6 +309,7 @@ uint32_t clone_small_recursion(wabt::Module& m) {
       bodies.push_back(std::move(*body));
     }
     if (bodies.size() != kRecursionRing - 1) continue;
+    budget -= size * (kRecursionRing - 1);
     std::vector<Index> ring{f};
     for (auto& body : bodies) {
       auto field = std::make_unique<wabt::FuncModuleField>();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 
 #include <wabt/binary-writer.h>
 #include <wabt/stream.h>
@@ -21,6 +22,8 @@ using test::run_wabt_tool;
 using test::wasm_to_wat;
 using test::wat_to_wasm;
 using wabt::Index;
+
+size_t lots = size_t{1} << 40;  // a budget for copies that these small modules never reach
 
 // The exports' results in wabt's interpreter (the fuel import is a stub that returns 0: fuel
 // never runs out in these short runs, and a call to it would show in the output).
@@ -85,7 +88,7 @@ constexpr std::string_view kLoops = R"((module
 TEST(Unroll, UnrolledLoopsComputeWhatTheOriginalsCompute) {
   const std::string original = results(wat_to_wasm(kLoops));
   size_t unrolled = 0;
-  const auto out = changed(kLoops, [&](wabt::Module& m) { unrolled = unroll_small_loops(m).size(); });
+  const auto out = changed(kLoops, [&](wabt::Module& m) { unrolled = unroll_small_loops(m, lots).size(); });
   EXPECT_EQ(unrolled, 3u);  // $while, $do_while, $table; not "all" (it calls)
   EXPECT_EQ(results(out), original);
   // And through the whole instrumentation, fuel checks included.
@@ -97,7 +100,7 @@ TEST(Unroll, WritesTheDocumentedShapes) {
   const auto out = changed(R"((module
     (func $while (local i32) (block $b (loop $l (br_if $b (local.get 0)) (br $l))))
     (func $do_while (local i32) (loop $l (block $x (br_if $x (local.get 0))) (br_if $l (local.get 0))))))",
-                           [&](wabt::Module& m) { unrolled = unroll_small_loops(m); });
+                           [&](wabt::Module& m) { unrolled = unroll_small_loops(m, lots); });
   ASSERT_EQ(unrolled.size(), 2u);
   for (auto& [loop, factor] : unrolled) EXPECT_EQ(factor, 8u);
   const std::string wat = wasm_to_wat(out);
@@ -137,7 +140,7 @@ TEST(Unroll, UnrollsOnlySmallPlainLoops) {
   auto factors = [](std::string_view funcs) {
     std::vector<uint32_t> out;
     changed(fmt::format("(module (memory 1) (table 1 funcref) (func $leaf) {})", funcs), [&](wabt::Module& m) {
-      for (auto& [loop, factor] : unroll_small_loops(m)) out.push_back(factor);
+      for (auto& [loop, factor] : unroll_small_loops(m, lots)) out.push_back(factor);
     });
     return out;
   };
@@ -197,7 +200,7 @@ TEST(Unroll, SelfRecursionGoesRoundFourCopiesWithOneCheck) {
 TEST(Unroll, CopiesOnlySmallSelfRecursion) {
   auto cloned = [](std::string_view funcs) {
     uint32_t n = 0;
-    changed(fmt::format("(module {})", funcs), [&](wabt::Module& m) { n = clone_small_recursion(m); });
+    changed(fmt::format("(module {})", funcs), [&](wabt::Module& m) { n = clone_small_recursion(m, lots); });
     return n;
   };
   std::string big = "(func $big (param i32)";
@@ -206,6 +209,32 @@ TEST(Unroll, CopiesOnlySmallSelfRecursion) {
   EXPECT_EQ(cloned(big + " (nop) (call $big (i32.const 0)))"), 0u);     // 65: not
   EXPECT_EQ(cloned("(func $a (call $b)) (func $b (call $a))"), 0u);      // mutual: not
   EXPECT_EQ(cloned("(table 1 funcref) (func $t (drop (table.size 0)) (call $t))"), 0u);  // not copyable
+}
+
+// What the copies add stops at the budget: each copy fits whole or is not made.
+TEST(Unroll, CopiesStopAtTheBudget) {
+  constexpr std::string_view kThreeLoops = R"((module
+    (func (local i32) (loop $l (local.set 0 (i32.const 1)) (br_if $l (local.get 0))))
+    (func (local i32) (loop $l (local.set 0 (i32.const 1)) (br_if $l (local.get 0))))
+    (func (local i32) (loop $l (local.set 0 (i32.const 1)) (br_if $l (local.get 0))))
+    (func $r (call $r))))";
+  // Each loop's body is 4 expressions, unrolled eight times: 28 added. $r is 1, copied 3 times.
+  for (auto [budget, loops, rings, left] :
+       {std::tuple<size_t, size_t, uint32_t, size_t>{100, 3, 1, 13}, {60, 2, 1, 1}, {2, 0, 0, 2}}) {
+    size_t rest = budget;
+    size_t unrolled = 0;
+    uint32_t cloned = 0;
+    changed(kThreeLoops, [&](wabt::Module& m) {
+      cloned = clone_small_recursion(m, rest);
+      unrolled = unroll_small_loops(m, rest).size();
+    });
+    EXPECT_EQ(unrolled, loops) << budget;
+    EXPECT_EQ(cloned, rings) << budget;
+    EXPECT_EQ(rest, left) << budget;
+  }
+  wabt::Module m;
+  read_module(wat_to_wasm(kThreeLoops), "t.wat", &m);
+  EXPECT_EQ(copy_budget(m), size_t{1} << 16);  // (13 expressions: the floor)
 }
 
 TEST(Unroll, CloneExprsCopiesDeeplyOrNotAtAll) {
