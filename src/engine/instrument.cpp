@@ -217,9 +217,7 @@ class CallTargets {
   // The direct calls in a function to the module's own functions that make calls.
   void collect_sites(wabt::ExprList& list, std::vector<Site>& out) {
     for_each_expr(list, [&](wabt::Expr& e) {
-      const wabt::Var* callee = nullptr;
-      if (e.type() == wabt::ExprType::Call) callee = &cast<wabt::CallExpr>(&e)->var;
-      if (e.type() == wabt::ExprType::ReturnCall) callee = &cast<wabt::ReturnCallExpr>(&e)->var;
+      const wabt::Var* callee = direct_callee(e);
       if (callee && callee->index() < calls_.size() && !is_import(callee->index()) && calls_[callee->index()]) {
         out.push_back({&e, callee->index()});
       }

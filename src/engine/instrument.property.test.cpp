@@ -104,23 +104,16 @@ class ModuleWriter {
       // copies; each has a block around it that a branch out of the middle of its body reaches.
       case 4: {  // do-while: the back edge is a br_if
         const int c = loops_++;
-        const std::string n = std::to_string(c);
-        open_loops_.push_back(c);
-        const std::string body = statements(*rc::gen::inRange(0, 3), depth + 1);
-        open_loops_.pop_back();
+        const std::string n = std::to_string(c), body = loop_body(c, depth);
         return "    (local.set " + n + " (i32.const " + std::to_string(*rc::gen::inRange(1, 20)) + "))\n    (block $b" + n +
-               " (loop $l" + n + "\n" + body + fold(n) + "    (local.set " + n + " (i32.sub (local.get " + n +
-               ") (i32.const 1)))\n    (br_if $l" + n + " (local.get " + n + "))))\n";
+               " (loop $l" + n + "\n" + body + "    (br_if $l" + n + " (local.get " + n + "))))\n";
       }
       case 5: {  // while: the exit is a br_if, the back edge a br
         const int c = loops_++;
-        const std::string n = std::to_string(c);
-        open_loops_.push_back(c);
-        const std::string body = statements(*rc::gen::inRange(0, 3), depth + 1);
-        open_loops_.pop_back();
+        const std::string n = std::to_string(c), body = loop_body(c, depth);
         return "    (local.set " + n + " (i32.const " + std::to_string(*rc::gen::inRange(0, 20)) + "))\n    (block $b" + n +
-               " (loop $l" + n + "\n    (br_if $b" + n + " (i32.eqz (local.get " + n + ")))\n" + body + fold(n) +
-               "    (local.set " + n + " (i32.sub (local.get " + n + ") (i32.const 1)))\n    (br $l" + n + ")))\n";
+               " (loop $l" + n + "\n    (br_if $b" + n + " (i32.eqz (local.get " + n + ")))\n" + body + "    (br $l" + n +
+               ")))\n";
       }
       case 7: {  // leave an enclosing loop from the middle of its body, in some round
         if (open_loops_.empty()) return "    (nop)\n";
@@ -140,9 +133,15 @@ class ModuleWriter {
     }
   }
 
-  // Each round of a loop folds its count into $trace: the rounds run show in the result.
-  static std::string fold(const std::string& local) {
-    return "    (global.set $trace (i32.add (i32.mul (global.get $trace) (i32.const 7)) (local.get " + local + ")))\n";
+  // A loop's statements (in which branches may leave it or go round), then its count folded into
+  // $trace (so the rounds run show in the result) and counted down in its own local.
+  std::string loop_body(int local, int depth) {
+    const std::string n = std::to_string(local);
+    open_loops_.push_back(local);
+    std::string body = statements(*rc::gen::inRange(0, 3), depth + 1);
+    open_loops_.pop_back();
+    return body + "    (global.set $trace (i32.add (i32.mul (global.get $trace) (i32.const 7)) (local.get " + n +
+           ")))\n    (local.set " + n + " (i32.sub (local.get " + n + ") (i32.const 1)))\n";
   }
 
   bool onwards_;

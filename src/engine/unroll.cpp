@@ -1,6 +1,6 @@
 // The copies described in unroll.hpp, on wabt's IR as read from a binary (every reference a
 // plain index). Copying is recursive, once per nesting level, which is safe because only code
-// below kMaxUnrolledBody / kMaxClonedBody expressions is copied.
+// of at most kMaxUnrolledBody / kMaxClonedBody expressions is copied.
 #include "engine/unroll.hpp"
 
 #include <wabt/cast.h>
@@ -19,6 +19,7 @@ using wabt::cast;
 using wabt::ExprType;
 using wabt::Index;
 
+constexpr size_t kMaxUnrolledBody = 32;        // expressions in a loop's body (unroll_factor)
 constexpr size_t kMaxClonedBody = 64;          // expressions in a self-recursive function
 constexpr uint32_t kMaxClonedFunctions = 256;  // per module: bounds what the copies add
 
@@ -27,7 +28,7 @@ constexpr uint32_t kMaxClonedFunctions = 256;  // per module: bounds what the co
 // to 32, then not at all (an unrolled body stays under 130 expressions).
 uint32_t unroll_factor(size_t body_exprs) {
   if (body_exprs <= 16) return 8;
-  if (body_exprs <= 32) return 4;
+  if (body_exprs <= kMaxUnrolledBody) return 4;
   return 1;
 }
 
@@ -150,6 +151,23 @@ size_t count_exprs(wabt::ExprList& list) {
   return n;
 }
 
+// The expressions in `list` (nested ones included) if there are at most `limit`, else limit + 1.
+// Stops there: every loop of a function is sized, and a full count of each would walk loops
+// nested 10,000 deep (kMaxNesting) some 50 million times.
+size_t count_exprs_up_to(wabt::ExprList& list, size_t limit) {
+  size_t n = 0;
+  std::vector<wabt::ExprList*> pending{&list};
+  while (!pending.empty() && n <= limit) {
+    wabt::ExprList& next = *pending.back();
+    pending.pop_back();
+    for (auto e = next.begin(); e != next.end() && n <= limit; ++e) {
+      ++n;
+      for_each_body(*e, [&](wabt::ExprList& body) { pending.push_back(&body); });
+    }
+  }
+  return std::min(n, limit + 1);
+}
+
 bool takes_or_gives_values(const wabt::Module& m, const wabt::FuncDeclaration& decl) {
   if (decl.has_func_type) {
     if (const wabt::FuncType* type = m.GetFuncType(decl.type_var)) {
@@ -194,20 +212,18 @@ std::optional<std::vector<wabt::ExprList>> copies_to_unroll(const wabt::Module& 
   if (takes_or_gives_values(m, loop.block.decl) || body.size() < 2 || !is_branch_to_itself(body.back())) {
     return std::nullopt;
   }
-  const size_t size = count_exprs(body);
+  const size_t size = count_exprs_up_to(body, kMaxUnrolledBody);
   const uint32_t factor = unroll_factor(size);
+  // (the size first: what comes after it walks at most kMaxUnrolledBody expressions)
   if (factor < 2 || size * (factor - 1) > budget || contains(body, is_loop) || contains(body, is_call)) {
     return std::nullopt;
   }
   std::vector<wabt::ExprList> copies;
   for (uint32_t i = 1; i < factor; ++i) {
-    wabt::ExprList copy;
-    for (auto e = body.begin(); e != std::prev(body.end()); ++e) {
-      auto c = clone_expr(*e);
-      if (!c) return std::nullopt;
-      copy.push_back(std::move(c));
-    }
-    copies.push_back(std::move(copy));
+    auto copy = clone_exprs(body);
+    if (!copy) return std::nullopt;
+    copy->erase(std::prev(copy->end()));  // (the branch back stays the original's alone)
+    copies.push_back(std::move(*copy));
   }
   budget -= size * (factor - 1);
   return copies;
@@ -247,17 +263,15 @@ uint32_t unroll(const wabt::Module& m, wabt::LoopExpr& loop, size_t& budget) {
 bool calls_itself(wabt::ExprList& body, Index self) {
   bool found = false;
   for_each_expr(body, [&](wabt::Expr& e) {
-    if (e.type() == ExprType::Call) found = found || cast<wabt::CallExpr>(&e)->var.index() == self;
-    if (e.type() == ExprType::ReturnCall) found = found || cast<wabt::ReturnCallExpr>(&e)->var.index() == self;
+    const wabt::Var* callee = direct_callee(e);
+    found = found || (callee && callee->index() == self);
   });
   return found;
 }
 
 void redirect_calls(wabt::ExprList& body, Index from, Index to) {
   for_each_expr(body, [&](wabt::Expr& e) {
-    wabt::Var* callee = nullptr;
-    if (e.type() == ExprType::Call) callee = &cast<wabt::CallExpr>(&e)->var;
-    if (e.type() == ExprType::ReturnCall) callee = &cast<wabt::ReturnCallExpr>(&e)->var;
+    wabt::Var* callee = direct_callee(e);
     if (callee && callee->index() == from) callee->set_index(to);
   });
 }
@@ -300,8 +314,8 @@ uint32_t clone_small_recursion(wabt::Module& m, size_t& budget) {
   const Index defined_end = static_cast<Index>(m.funcs.size());
   for (Index f = m.num_func_imports; f < defined_end && cloned < kMaxClonedFunctions; ++f) {
     wabt::Func& original = *m.funcs[f];
-    const size_t size = count_exprs(original.exprs);
-    if (!calls_itself(original.exprs, f) || size > kMaxClonedBody || size * (kRecursionRing - 1) > budget) continue;
+    const size_t size = count_exprs_up_to(original.exprs, kMaxClonedBody);
+    if (size > kMaxClonedBody || size * (kRecursionRing - 1) > budget || !calls_itself(original.exprs, f)) continue;
     std::vector<wabt::ExprList> bodies;
     for (uint32_t i = 1; i < kRecursionRing; ++i) {
       auto body = clone_exprs(original.exprs);

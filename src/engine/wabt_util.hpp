@@ -91,6 +91,13 @@ inline bool is_call(const wabt::Expr& e) {
 
 inline bool is_loop(const wabt::Expr& e) { return e.type() == wabt::ExprType::Loop; }
 
+// The function a call or return_call names; nullptr for every other expression.
+inline wabt::Var* direct_callee(wabt::Expr& e) {
+  if (e.type() == wabt::ExprType::Call) return &wabt::cast<wabt::CallExpr>(&e)->var;
+  if (e.type() == wabt::ExprType::ReturnCall) return &wabt::cast<wabt::ReturnCallExpr>(&e)->var;
+  return nullptr;
+}
+
 // Whether some expression in `list`, at any depth, satisfies pred.
 inline bool contains(wabt::ExprList& list, bool (*pred)(const wabt::Expr&)) {
   bool found = false;
